@@ -1,0 +1,443 @@
+//! [`Companion`]: one profile's Hearth, the object every shell (CLI, Android, iOS) drives.
+//!
+//! Data flows one way: a command comes in, runs as one store transaction that updates the
+//! group document, the timeline and the outbox together, and the screens read view models
+//! ([`GroupInfo`], [`TimelinePage`]) back. No command is acknowledged before its transaction
+//! has committed, so whatever a shell reports as done survives a crash.
+//!
+//! Group documents are loaded only to change them, and kept in memory afterwards. A cached
+//! document is reused only if the group's `doc_version` in the store still matches, so two
+//! processes on one store (the CLI, a background task) never build on a stale document.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock};
+use crate::crypto::StoreSecret;
+use crate::error::{Error, InputError, Result, StoreError};
+use crate::group::doc::LocalChange;
+use crate::group::storage::{self, GroupSummary};
+use crate::group::{parse_group_name, Capacity, GroupDoc, GroupId, GroupMeta, Member};
+use crate::identity::{DeviceId, DeviceKeys, Pseudonym, Role};
+use crate::message::{next_stamp, MessageId, MessageRecord, MessageText, Reaction, SortKey};
+use crate::outbox;
+use crate::profile::{self, Profile};
+use crate::store::{Store, Writer};
+use crate::timeline::{self, DeliveryState, Update};
+
+/// The store file inside a profile's home directory.
+pub const STORE_FILE: &str = "hearth.db";
+
+/// Changes kept beside a snapshot before they are folded into a new one.
+const COMPACT_AFTER_CHANGES: usize = 256;
+
+/// A group as the group list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInfo {
+    pub id: GroupId,
+    pub name: String,
+    pub capacity: u32,
+    pub capacity_reason: Option<String>,
+    pub member_count: usize,
+}
+
+/// The profile as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileInfo {
+    pub name: String,
+    pub role: Role,
+    pub device: DeviceId,
+}
+
+/// How many people gave one reaction, and whether this profile is one of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionCount {
+    pub reaction: Reaction,
+    pub count: usize,
+    pub mine: bool,
+}
+
+/// One message on the chat screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineItem {
+    pub id: MessageId,
+    pub sort_key: SortKey,
+    pub author: DeviceId,
+    /// The author's pseudonym, or a placeholder naming her device if it is not known yet.
+    pub author_name: String,
+    pub is_mine: bool,
+    /// Empty when the message was deleted.
+    pub text: String,
+    /// The author's device clock when she sent it; shown as such, not used for ordering.
+    pub sent_at: i64,
+    pub edited: bool,
+    pub deleted: bool,
+    pub reactions: Vec<ReactionCount>,
+    pub state: DeliveryState,
+}
+
+/// A page of the timeline, oldest first. `older` is the cursor for the page before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelinePage {
+    pub items: Vec<TimelineItem>,
+    pub older: Option<SortKey>,
+}
+
+struct CachedDoc {
+    doc: GroupDoc,
+    version: i64,
+    changes_since_snapshot: usize,
+}
+
+pub struct Companion {
+    store: Store,
+    profile: Profile,
+    clock: Arc<dyn Clock>,
+    docs: HashMap<i64, CachedDoc>,
+}
+
+impl Companion {
+    /// Creates a profile and its encrypted store in `home`. Refuses if one already exists.
+    pub fn create(home: &Path, secret: StoreSecret, name: &str, role: Role) -> Result<Companion> {
+        Self::create_with_clock(home, secret, name, role, Arc::new(SystemClock))
+    }
+
+    pub fn create_with_clock(
+        home: &Path,
+        secret: StoreSecret,
+        name: &str,
+        role: Role,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Companion> {
+        let name = Pseudonym::parse(name)?;
+        if let StoreSecret::Passphrase(p) = &secret {
+            if p.chars().count() < 8 {
+                return Err(InputError::new("passphrase", "a passphrase must be at least 8 characters").into());
+            }
+        }
+        create_private_dir(home).map_err(StoreError::from)?;
+        let profile = Profile { name, role, keys: DeviceKeys::generate()?, created_at: clock.now_ms() };
+        let path = home.join(STORE_FILE);
+        let store = Store::create::<Error>(&path, &secret, |w| Ok(profile::insert(w, &profile)?))?;
+        Ok(Companion { store, profile, clock, docs: HashMap::new() })
+    }
+
+    /// Opens the profile in `home`.
+    pub fn open(home: &Path, secret: StoreSecret) -> Result<Companion> {
+        Self::open_with_clock(home, secret, Arc::new(SystemClock))
+    }
+
+    pub fn open_with_clock(home: &Path, secret: StoreSecret, clock: Arc<dyn Clock>) -> Result<Companion> {
+        let store = Store::open(&home.join(STORE_FILE), &secret)?;
+        let profile = profile::load(store.conn(), store.cipher())?;
+        Ok(Companion { store, profile, clock, docs: HashMap::new() })
+    }
+
+    pub fn close(self) -> Result<()> {
+        Ok(self.store.close()?)
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.store.path().to_path_buf()
+    }
+
+    pub fn profile(&self) -> ProfileInfo {
+        ProfileInfo {
+            name: self.profile.name.to_string(),
+            role: self.profile.role,
+            device: self.profile.keys.device_id(),
+        }
+    }
+
+    /// Creates a group moderated by this profile. Only moderators create groups.
+    pub fn create_group(&mut self, name: &str, capacity: Capacity) -> Result<GroupInfo> {
+        self.require(Role::Moderator, "create groups", "moderators")?;
+        let name = parse_group_name(name)?;
+        if self.groups()?.iter().any(|g| g.name.to_lowercase() == name.to_lowercase()) {
+            return Err(InputError::new("name", format!("you already have a group called {name:?}")).into());
+        }
+        let now = self.clock.now_ms();
+        let me = self.profile.keys.device_id();
+        let meta = GroupMeta { id: GroupId::random()?, name, capacity, created_by: me, created_at: now };
+        let creator = Member { device: me, name: self.profile.name.to_string(), role: self.profile.role, joined_at: now };
+        let (doc, change) = GroupDoc::create(&meta, &creator)?;
+        let summary = GroupSummary { meta, members: vec![creator], max_stamp: 0 };
+        let row = self.store.write(|w| {
+            let row = storage::insert(w, &summary)?;
+            storage::append_change(w, row, &change.bytes)?;
+            outbox::push(w, row, &change, Vec::new())?;
+            storage::update(w, row, &summary, 1)?;
+            Ok::<_, Error>(row)
+        })?;
+        self.docs.insert(row, CachedDoc { doc, version: 1, changes_since_snapshot: 1 });
+        Ok(info(&summary))
+    }
+
+    /// Every group on this device, in the order this device joined them.
+    pub fn groups(&self) -> Result<Vec<GroupInfo>> {
+        Ok(storage::list(self.store.conn(), self.store.cipher())?.iter().map(|(_, s)| info(s)).collect())
+    }
+
+    /// Resolves what a person typed: a group id, or a name (exact, then ignoring case).
+    pub fn find_group(&self, id_or_name: &str) -> Result<GroupInfo> {
+        let all = self.groups()?;
+        if let Some(id) = GroupId::parse(id_or_name) {
+            if let Some(g) = all.iter().find(|g| g.id == id) {
+                return Ok(g.clone());
+            }
+        }
+        let wanted = id_or_name.trim();
+        let mut matches: Vec<&GroupInfo> = all.iter().filter(|g| g.name == wanted).collect();
+        if matches.is_empty() {
+            matches = all.iter().filter(|g| g.name.to_lowercase() == wanted.to_lowercase()).collect();
+        }
+        match matches.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(Error::UnknownGroup { given: id_or_name.to_string() }),
+            many => Err(Error::AmbiguousGroup { given: id_or_name.to_string(), count: many.len() }),
+        }
+    }
+
+    /// Sends one message. Returns once it is durably stored; it shows as pending until synced.
+    pub fn send(&mut self, group: &GroupId, text: &str) -> Result<MessageId> {
+        let ids = self.send_many(group, &[text])?;
+        Ok(ids[0])
+    }
+
+    /// Sends several messages in one transaction: all are stored, or (on any error) none.
+    pub fn send_many(&mut self, group: &GroupId, texts: &[&str]) -> Result<Vec<MessageId>> {
+        let texts = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                MessageText::parse(t).map_err(|e| match texts.len() {
+                    1 => e,
+                    n => InputError::new(format!("text (message {} of {n})", i + 1), e.reason),
+                })
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let row = self.group_row(group)?;
+        let me = self.profile.keys.device_id();
+        let now = self.clock.now_ms();
+        self.change_group(row, |g| {
+            let mut updates = Vec::with_capacity(texts.len());
+            let mut ids = Vec::with_capacity(texts.len());
+            for text in &texts {
+                let record = MessageRecord {
+                    id: MessageId::random()?,
+                    author: me,
+                    text: text.as_str().to_string(),
+                    sent_at: now,
+                    stamp: next_stamp(now, g.summary.max_stamp),
+                    edited_at: None,
+                    deleted: false,
+                    reactions: Default::default(),
+                };
+                g.summary.max_stamp = record.stamp;
+                let change = g.doc.add_message(&record)?;
+                g.record(&change, vec![record.sort_key()])?;
+                ids.push(record.id);
+                updates.push(Update { record, state: Some(DeliveryState::Pending) });
+            }
+            timeline::apply(g.w, g.row, updates)?;
+            Ok(ids)
+        })
+    }
+
+    /// Replaces the text of one of this profile's messages.
+    pub fn edit(&mut self, group: &GroupId, id: &MessageId, text: &str) -> Result<()> {
+        let text = MessageText::parse(text)?;
+        let now = self.clock.now_ms();
+        self.change_message(group, id, |doc| doc.edit_message(id, text.as_str(), now).map(Some))
+    }
+
+    /// Deletes one of this profile's messages; others see that a message was deleted.
+    pub fn delete(&mut self, group: &GroupId, id: &MessageId) -> Result<()> {
+        let now = self.clock.now_ms();
+        self.change_message(group, id, |doc| doc.delete_message(id, now).map(Some))
+    }
+
+    /// Adds (`on`) or removes this profile's reaction to a message.
+    pub fn react(&mut self, group: &GroupId, id: &MessageId, reaction: Reaction, on: bool) -> Result<()> {
+        self.change_message(group, id, |doc| doc.set_reaction(id, reaction, on))
+    }
+
+    /// The newest `limit` messages (or those before `before`), oldest first. Reads only the
+    /// timeline blocks it needs, never the group's document.
+    pub fn timeline(&self, group: &GroupId, before: Option<SortKey>, limit: usize) -> Result<TimelinePage> {
+        if limit == 0 {
+            return Err(InputError::new("limit", "a page needs at least one message").into());
+        }
+        let row = self.group_row(group)?;
+        let summary = storage::load(self.store.conn(), self.store.cipher(), row)?;
+        let (entries, more) = timeline::page(self.store.conn(), self.store.cipher(), row, before, limit)?;
+        let me = self.profile.keys.device_id();
+        let names: HashMap<DeviceId, &str> = summary.members.iter().map(|m| (m.device, m.name.as_str())).collect();
+        let items: Vec<TimelineItem> = entries
+            .iter()
+            .map(|e| TimelineItem {
+                id: e.id(),
+                sort_key: e.sort_key(),
+                author: e.author(),
+                author_name: names
+                    .get(&e.author())
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| format!("member {}", e.author().short())),
+                is_mine: e.author() == me,
+                text: e.text().to_string(),
+                sent_at: e.sent_at(),
+                edited: e.edited_at().is_some() && !e.deleted(),
+                deleted: e.deleted(),
+                reactions: e
+                    .reactions()
+                    .map(|(reaction, devices)| ReactionCount {
+                        reaction,
+                        count: devices.len(),
+                        mine: devices.contains(&me),
+                    })
+                    .collect(),
+                state: e.state(),
+            })
+            .collect();
+        let older = if more { items.first().map(|i| i.sort_key) } else { None };
+        Ok(TimelinePage { items, older })
+    }
+
+    /// The changes waiting for the relay, per group (what the sync engine will send).
+    pub fn outbox_len(&self, group: &GroupId) -> Result<usize> {
+        let row = self.group_row(group)?;
+        Ok(outbox::pending(self.store.conn(), self.store.cipher(), row)?.len())
+    }
+
+    fn require(&self, role: Role, action: &'static str, allowed: &'static str) -> Result<()> {
+        if self.profile.role != role {
+            return Err(Error::NotAllowed { action, allowed, role: self.profile.role });
+        }
+        Ok(())
+    }
+
+    fn group_row(&self, group: &GroupId) -> Result<i64> {
+        storage::find(self.store.conn(), self.store.cipher(), group)?
+            .ok_or_else(|| Error::UnknownGroup { given: group.to_hex() })
+    }
+
+    /// Applies one change to one message and refreshes its timeline entry.
+    fn change_message(
+        &mut self,
+        group: &GroupId,
+        id: &MessageId,
+        op: impl FnOnce(&mut GroupDoc) -> Result<Option<LocalChange>>,
+    ) -> Result<()> {
+        let row = self.group_row(group)?;
+        self.change_group(row, |g| {
+            if let Some(change) = op(g.doc)? {
+                let record = g.doc.message(id)?.ok_or_else(|| Error::UnknownMessage { id: id.to_hex() })?;
+                g.record(&change, Vec::new())?;
+                timeline::apply(g.w, row, vec![Update { record, state: None }])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `f` on the group's document inside one write transaction, then bumps the group's
+    /// document version. If anything fails, the in-memory document is dropped (it may hold the
+    /// failed change) and reloaded from the store next time.
+    fn change_group<T>(
+        &mut self,
+        row: i64,
+        f: impl FnOnce(&mut GroupWrite<'_, '_>) -> Result<T>,
+    ) -> Result<T> {
+        let me = self.profile.keys.device_id();
+        let cached = self.docs.remove(&row);
+        let (value, cached) = self.store.write(|w| {
+            let version = storage::doc_version(&w.tx, row)?;
+            let mut cached = match cached {
+                Some(c) if c.version == version => c,
+                _ => {
+                    let chunks = storage::load_chunks(&w.tx, w.cipher, row)?;
+                    let doc = GroupDoc::load(me, chunks.iter().map(Vec::as_slice))?;
+                    CachedDoc { doc, version, changes_since_snapshot: chunks.len().saturating_sub(1) }
+                }
+            };
+            let mut summary = storage::load(&w.tx, w.cipher, row)?;
+            let mut g = GroupWrite { w, row, doc: &mut cached.doc, summary: &mut summary, changes: 0 };
+            let value = f(&mut g)?;
+            cached.changes_since_snapshot += g.changes;
+            cached.version = version + 1;
+            storage::update(w, row, &summary, cached.version)?;
+            Ok::<_, Error>((value, cached))
+        })?;
+        let cached = self.compact_if_due(row, cached)?;
+        self.docs.insert(row, cached);
+        Ok(value)
+    }
+
+    /// Folds stored changes into a new snapshot once enough have piled up, so loading stays fast
+    /// and the store small. A failure here loses nothing: the changes stay as they were.
+    fn compact_if_due(&mut self, row: i64, mut cached: CachedDoc) -> Result<CachedDoc> {
+        if cached.changes_since_snapshot < COMPACT_AFTER_CHANGES {
+            return Ok(cached);
+        }
+        let snapshot = cached.doc.save();
+        let version = cached.version;
+        let compacted = self.store.write(|w| {
+            // Another process may have written since; its changes would be lost from the
+            // snapshot, so only compact what this document has seen.
+            if storage::doc_version(&w.tx, row)? != version {
+                return Ok::<_, Error>(false);
+            }
+            storage::compact(w, row, &snapshot)?;
+            Ok(true)
+        })?;
+        if compacted {
+            cached.changes_since_snapshot = 0;
+        }
+        Ok(cached)
+    }
+}
+
+/// One write to a group: the open transaction, the group's document and summary, and a count
+/// of the changes recorded (to know when to compact).
+struct GroupWrite<'a, 'w> {
+    w: &'a Writer<'w>,
+    row: i64,
+    doc: &'a mut GroupDoc,
+    summary: &'a mut GroupSummary,
+    changes: usize,
+}
+
+impl GroupWrite<'_, '_> {
+    /// Stores a local change with its outbox entry, in this transaction.
+    fn record(&mut self, change: &LocalChange, messages: Vec<SortKey>) -> Result<()> {
+        storage::append_change(self.w, self.row, &change.bytes)?;
+        outbox::push(self.w, self.row, change, messages)?;
+        self.changes += 1;
+        Ok(())
+    }
+}
+
+fn info(s: &GroupSummary) -> GroupInfo {
+    GroupInfo {
+        id: s.meta.id,
+        name: s.meta.name.clone(),
+        capacity: s.meta.capacity.limit,
+        capacity_reason: s.meta.capacity.reason.clone(),
+        member_count: s.members.len(),
+    }
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
+    }
+}

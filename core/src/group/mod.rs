@@ -1,0 +1,155 @@
+//! Groups: small closed circles of mothers, each with one Automerge document ([`doc`]).
+//!
+//! The research behind Hearth found that small groups work (7–30 members) and large ones breed
+//! lurking and overload, so capacity is part of a group from the start: 30 by default, and more
+//! only with a stated reason that the group records.
+
+pub mod doc;
+pub mod storage;
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{random_bytes, CryptoError};
+use crate::error::InputError;
+use crate::identity::{hex_lower, parse_hex, DeviceId, Role};
+
+pub use doc::GroupDoc;
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct GroupId(pub [u8; 16]);
+
+impl GroupId {
+    pub fn random() -> Result<Self, CryptoError> {
+        Ok(GroupId(random_bytes()?))
+    }
+    pub fn to_hex(&self) -> String {
+        hex_lower(&self.0)
+    }
+    /// Parses the 32-hex-digit form; `None` if `s` is not one (it may be a name instead).
+    pub fn parse(s: &str) -> Option<Self> {
+        parse_hex(s.trim()).map(GroupId)
+    }
+}
+
+impl std::fmt::Debug for GroupId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GroupId({})", self.to_hex())
+    }
+}
+
+impl std::fmt::Display for GroupId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// A group's display name: 1–80 characters, one line.
+pub fn parse_group_name(raw: &str) -> Result<String, InputError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(InputError::new("name", "a group name cannot be empty"));
+    }
+    if name.chars().count() > 80 {
+        return Err(InputError::new("name", "a group name can be at most 80 characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(InputError::new("name", "a group name must be one line without control characters"));
+    }
+    Ok(name.to_string())
+}
+
+/// How many members a group may have, and why if it is more than the research supports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capacity {
+    pub limit: u32,
+    pub reason: Option<String>,
+}
+
+impl Capacity {
+    pub const DEFAULT: u32 = 30;
+    /// Above this a reason is required.
+    pub const RESEARCH_MAX: u32 = 30;
+    /// Never more than this, whatever the reason: past it a group is an audience, not a circle.
+    pub const HARD_MAX: u32 = 100;
+    pub const MIN: u32 = 2;
+
+    pub fn new(limit: Option<u32>, reason: Option<&str>) -> Result<Self, InputError> {
+        let limit = limit.unwrap_or(Self::DEFAULT);
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty()).map(str::to_string);
+        if limit < Self::MIN {
+            return Err(InputError::new("capacity", format!("a group needs room for at least {} members; got {limit}", Self::MIN)));
+        }
+        if limit > Self::HARD_MAX {
+            return Err(InputError::new("capacity", format!("a group can have at most {} members; got {limit}", Self::HARD_MAX)));
+        }
+        if limit > Self::RESEARCH_MAX && reason.is_none() {
+            return Err(InputError::new(
+                "capacity",
+                format!(
+                    "{limit} is more than {}: small groups work better (members lurk and get overloaded in big ones); give a reason to go above it",
+                    Self::RESEARCH_MAX
+                ),
+            ));
+        }
+        if let Some(r) = &reason {
+            if r.chars().count() > 500 {
+                return Err(InputError::new("capacity reason", "a reason can be at most 500 characters"));
+            }
+        }
+        Ok(Capacity { limit, reason })
+    }
+}
+
+/// The group-wide facts set when the group is created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMeta {
+    pub id: GroupId,
+    pub name: String,
+    pub capacity: Capacity,
+    pub created_by: DeviceId,
+    pub created_at: i64,
+}
+
+/// A member as peers see her: her device, pseudonym and role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub device: DeviceId,
+    pub name: String,
+    pub role: Role,
+    pub joined_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_defaults_and_limits() {
+        assert_eq!(Capacity::new(None, None).unwrap().limit, 30);
+        assert_eq!(Capacity::new(Some(12), None).unwrap().limit, 12);
+        let e = Capacity::new(Some(31), None).unwrap_err();
+        assert_eq!(e.field, "capacity");
+        assert!(e.reason.contains("give a reason"), "{e}");
+        assert!(Capacity::new(Some(31), Some("   ")).is_err());
+        let c = Capacity::new(Some(40), Some("pilot with two facilitators")).unwrap();
+        assert_eq!(c.reason.as_deref(), Some("pilot with two facilitators"));
+        assert!(Capacity::new(Some(101), Some("why not")).is_err());
+        assert!(Capacity::new(Some(1), None).is_err());
+        assert!(Capacity::new(Some(0), None).is_err());
+    }
+
+    #[test]
+    fn group_names() {
+        assert_eq!(parse_group_name("  Due in March ").unwrap(), "Due in March");
+        assert!(parse_group_name("").is_err());
+        assert!(parse_group_name("two\nlines").is_err());
+        assert!(parse_group_name(&"x".repeat(81)).is_err());
+    }
+
+    #[test]
+    fn group_ids() {
+        let id = GroupId([7; 16]);
+        assert_eq!(GroupId::parse(&id.to_hex()), Some(id));
+        assert_eq!(GroupId::parse("Due in March"), None);
+    }
+}

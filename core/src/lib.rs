@@ -1,0 +1,35 @@
+//! Hearth core: all product logic for online peer support in pregnancy and early parenthood.
+//!
+//! Shells (the `hearth` CLI, the Android and iOS apps) drive a [`Companion`] — one profile on
+//! one device — and render the view models it returns. The core has no threads or sockets of
+//! its own. Module map:
+//!
+//! - [`identity`]: pseudonym, role, device keys (Ed25519 signing, X25519 for sealed keys).
+//! - [`crypto`]: store cipher (ChaCha20-Poly1305), keyed hashes, key slots, passphrase KDF.
+//! - [`store`]: the encrypted SQLite store — migrations, opening, transactions.
+//! - [`group`]: groups and their Automerge documents ([`group::doc`]); capacity rules.
+//! - [`message`]: message ids, text rules, reactions, the agreed order.
+//! - [`timeline`]: the chat screen's data, readable without loading a document.
+//! - [`outbox`]: local changes waiting for the relay.
+//! - [`companion`]: the facade that ties them together.
+
+pub mod clock;
+pub mod companion;
+pub mod crypto;
+pub mod error;
+pub mod group;
+pub mod identity;
+pub mod message;
+pub mod outbox;
+pub mod profile;
+pub mod store;
+pub mod timeline;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use companion::{Companion, GroupInfo, ProfileInfo, ReactionCount, TimelineItem, TimelinePage, STORE_FILE};
+pub use crypto::{SecretKey, StoreSecret};
+pub use error::{Error, InputError, Result, StoreError};
+pub use group::{Capacity, GroupId};
+pub use identity::{DeviceId, Role};
+pub use message::{MessageId, MessageText, Reaction, SortKey};
+pub use timeline::DeliveryState;
