@@ -1,8 +1,8 @@
 //! The encrypted local store: one SQLite file per profile.
 //!
 //! Invariants:
-//! - Nothing is written before the secret has been checked: opening verifies the key slot on a
-//!   read-only connection first, so a wrong key, a foreign file or a damaged file leaves every
+//! - Nothing is written before the secret has been checked: opening verifies the key slot
+//!   before any pragma or migration runs, so a wrong key, a foreign file or a damaged file leaves every
 //!   byte on disk as it was.
 //! - A new store is built under a temporary name and renamed into place only when complete, so
 //!   a crash during `init` never leaves a half-made store behind.
@@ -92,15 +92,18 @@ impl Store {
     /// file is not a (healthy) Hearth store.
     pub fn open(path: &Path, secret: &StoreSecret) -> Result<Store, StoreError> {
         check_file(path)?;
+        // The secret is checked on the read-write connection before anything is written. A
+        // read-only connection would leave `-wal`/`-shm` files behind on a failed open; a
+        // read-write one that only reads removes them again when it closes.
+        let mut conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(|e| with_path(e, path))?;
         let data_key = {
-            let ro = connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| with_path(e, path))?;
-            let version: i64 = ro
+            let version: i64 = conn
                 .pragma_query_value(None, "user_version", |r| r.get(0))
                 .map_err(|e| with_path(e.into(), path))?;
             if version > SCHEMA_VERSION {
                 return Err(StoreError::TooNew { found: version, supported: SCHEMA_VERSION });
             }
-            let slots = read_slots(&ro).map_err(|e| with_path(e, path))?;
+            let slots = read_slots(&conn).map_err(|e| with_path(e, path))?;
             let slot = slots.iter().find(|s| s.kind == secret.kind()).ok_or_else(|| {
                 StoreError::NoSuchSlot {
                     given: secret.kind(),
@@ -110,7 +113,6 @@ impl Store {
             slot.unwrap(secret)
                 .map_err(|_| StoreError::WrongSecret { kind: secret.kind() })?
         };
-        let mut conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(|e| with_path(e, path))?;
         configure(&conn).map_err(|e| with_path(e, path))?;
         migrate(&mut conn, path)?;
         Ok(Store { conn, cipher: StoreCipher::new(&data_key), path: path.to_path_buf() })
