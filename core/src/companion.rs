@@ -113,14 +113,28 @@ impl Companion {
         let name = Pseudonym::parse(name)?;
         if let StoreSecret::Passphrase(p) = &secret {
             if p.chars().count() < 8 {
-                return Err(InputError::new("passphrase", "a passphrase must be at least 8 characters").into());
+                return Err(InputError::new(
+                    "passphrase",
+                    "a passphrase must be at least 8 characters",
+                )
+                .into());
             }
         }
         create_private_dir(home).map_err(StoreError::from)?;
-        let profile = Profile { name, role, keys: DeviceKeys::generate()?, created_at: clock.now_ms() };
+        let profile = Profile {
+            name,
+            role,
+            keys: DeviceKeys::generate()?,
+            created_at: clock.now_ms(),
+        };
         let path = home.join(STORE_FILE);
         let store = Store::create::<Error>(&path, &secret, |w| Ok(profile::insert(w, &profile)?))?;
-        Ok(Companion { store, profile, clock, docs: HashMap::new() })
+        Ok(Companion {
+            store,
+            profile,
+            clock,
+            docs: HashMap::new(),
+        })
     }
 
     /// Opens the profile in `home`.
@@ -128,10 +142,19 @@ impl Companion {
         Self::open_with_clock(home, secret, Arc::new(SystemClock))
     }
 
-    pub fn open_with_clock(home: &Path, secret: StoreSecret, clock: Arc<dyn Clock>) -> Result<Companion> {
+    pub fn open_with_clock(
+        home: &Path,
+        secret: StoreSecret,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Companion> {
         let store = Store::open(&home.join(STORE_FILE), &secret)?;
         let profile = profile::load(store.conn(), store.cipher())?;
-        Ok(Companion { store, profile, clock, docs: HashMap::new() })
+        Ok(Companion {
+            store,
+            profile,
+            clock,
+            docs: HashMap::new(),
+        })
     }
 
     pub fn close(self) -> Result<()> {
@@ -154,15 +177,38 @@ impl Companion {
     pub fn create_group(&mut self, name: &str, capacity: Capacity) -> Result<GroupInfo> {
         self.require(Role::Moderator, "create groups", "moderators")?;
         let name = parse_group_name(name)?;
-        if self.groups()?.iter().any(|g| g.name.to_lowercase() == name.to_lowercase()) {
-            return Err(InputError::new("name", format!("you already have a group called {name:?}")).into());
+        if self
+            .groups()?
+            .iter()
+            .any(|g| g.name.to_lowercase() == name.to_lowercase())
+        {
+            return Err(InputError::new(
+                "name",
+                format!("you already have a group called {name:?}"),
+            )
+            .into());
         }
         let now = self.clock.now_ms();
         let me = self.profile.keys.device_id();
-        let meta = GroupMeta { id: GroupId::random()?, name, capacity, created_by: me, created_at: now };
-        let creator = Member { device: me, name: self.profile.name.to_string(), role: self.profile.role, joined_at: now };
+        let meta = GroupMeta {
+            id: GroupId::random()?,
+            name,
+            capacity,
+            created_by: me,
+            created_at: now,
+        };
+        let creator = Member {
+            device: me,
+            name: self.profile.name.to_string(),
+            role: self.profile.role,
+            joined_at: now,
+        };
         let (doc, change) = GroupDoc::create(&meta, &creator)?;
-        let summary = GroupSummary { meta, members: vec![creator], max_stamp: 0 };
+        let summary = GroupSummary {
+            meta,
+            members: vec![creator],
+            max_stamp: 0,
+        };
         let row = self.store.write(|w| {
             let row = storage::insert(w, &summary)?;
             storage::append_change(w, row, &change.bytes)?;
@@ -170,13 +216,23 @@ impl Companion {
             storage::update(w, row, &summary, 1)?;
             Ok::<_, Error>(row)
         })?;
-        self.docs.insert(row, CachedDoc { doc, version: 1, changes_since_snapshot: 1 });
+        self.docs.insert(
+            row,
+            CachedDoc {
+                doc,
+                version: 1,
+                changes_since_snapshot: 1,
+            },
+        );
         Ok(info(&summary))
     }
 
     /// Every group on this device, in the order this device joined them.
     pub fn groups(&self) -> Result<Vec<GroupInfo>> {
-        Ok(storage::list(self.store.conn(), self.store.cipher())?.iter().map(|(_, s)| info(s)).collect())
+        Ok(storage::list(self.store.conn(), self.store.cipher())?
+            .iter()
+            .map(|(_, s)| info(s))
+            .collect())
     }
 
     /// Resolves what a person typed: a group id, or a name (exact, then ignoring case).
@@ -190,12 +246,20 @@ impl Companion {
         let wanted = id_or_name.trim();
         let mut matches: Vec<&GroupInfo> = all.iter().filter(|g| g.name == wanted).collect();
         if matches.is_empty() {
-            matches = all.iter().filter(|g| g.name.to_lowercase() == wanted.to_lowercase()).collect();
+            matches = all
+                .iter()
+                .filter(|g| g.name.to_lowercase() == wanted.to_lowercase())
+                .collect();
         }
         match matches.as_slice() {
             [one] => Ok((*one).clone()),
-            [] => Err(Error::UnknownGroup { given: id_or_name.to_string() }),
-            many => Err(Error::AmbiguousGroup { given: id_or_name.to_string(), count: many.len() }),
+            [] => Err(Error::UnknownGroup {
+                given: id_or_name.to_string(),
+            }),
+            many => Err(Error::AmbiguousGroup {
+                given: id_or_name.to_string(),
+                count: many.len(),
+            }),
         }
     }
 
@@ -241,7 +305,10 @@ impl Companion {
                 let change = g.doc.add_message(&record)?;
                 g.record(&change, vec![record.sort_key()])?;
                 ids.push(record.id);
-                updates.push(Update { record, state: Some(DeliveryState::Pending) });
+                updates.push(Update {
+                    record,
+                    state: Some(DeliveryState::Pending),
+                });
             }
             timeline::apply(g.w, g.row, updates)?;
             Ok(ids)
@@ -252,7 +319,9 @@ impl Companion {
     pub fn edit(&mut self, group: &GroupId, id: &MessageId, text: &str) -> Result<()> {
         let text = MessageText::parse(text)?;
         let now = self.clock.now_ms();
-        self.change_message(group, id, |doc| doc.edit_message(id, text.as_str(), now).map(Some))
+        self.change_message(group, id, |doc| {
+            doc.edit_message(id, text.as_str(), now).map(Some)
+        })
     }
 
     /// Deletes one of this profile's messages; others see that a message was deleted.
@@ -262,21 +331,37 @@ impl Companion {
     }
 
     /// Adds (`on`) or removes this profile's reaction to a message.
-    pub fn react(&mut self, group: &GroupId, id: &MessageId, reaction: Reaction, on: bool) -> Result<()> {
+    pub fn react(
+        &mut self,
+        group: &GroupId,
+        id: &MessageId,
+        reaction: Reaction,
+        on: bool,
+    ) -> Result<()> {
         self.change_message(group, id, |doc| doc.set_reaction(id, reaction, on))
     }
 
     /// The newest `limit` messages (or those before `before`), oldest first. Reads only the
     /// timeline blocks it needs, never the group's document.
-    pub fn timeline(&self, group: &GroupId, before: Option<SortKey>, limit: usize) -> Result<TimelinePage> {
+    pub fn timeline(
+        &self,
+        group: &GroupId,
+        before: Option<SortKey>,
+        limit: usize,
+    ) -> Result<TimelinePage> {
         if limit == 0 {
             return Err(InputError::new("limit", "a page needs at least one message").into());
         }
         let row = self.group_row(group)?;
         let summary = storage::load(self.store.conn(), self.store.cipher(), row)?;
-        let (entries, more) = timeline::page(self.store.conn(), self.store.cipher(), row, before, limit)?;
+        let (entries, more) =
+            timeline::page(self.store.conn(), self.store.cipher(), row, before, limit)?;
         let me = self.profile.keys.device_id();
-        let names: HashMap<DeviceId, &str> = summary.members.iter().map(|m| (m.device, m.name.as_str())).collect();
+        let names: HashMap<DeviceId, &str> = summary
+            .members
+            .iter()
+            .map(|m| (m.device, m.name.as_str()))
+            .collect();
         let items: Vec<TimelineItem> = entries
             .iter()
             .map(|e| TimelineItem {
@@ -303,7 +388,11 @@ impl Companion {
                 state: e.state(),
             })
             .collect();
-        let older = if more { items.first().map(|i| i.sort_key) } else { None };
+        let older = if more {
+            items.first().map(|i| i.sort_key)
+        } else {
+            None
+        };
         Ok(TimelinePage { items, older })
     }
 
@@ -315,14 +404,21 @@ impl Companion {
 
     fn require(&self, role: Role, action: &'static str, allowed: &'static str) -> Result<()> {
         if self.profile.role != role {
-            return Err(Error::NotAllowed { action, allowed, role: self.profile.role });
+            return Err(Error::NotAllowed {
+                action,
+                allowed,
+                role: self.profile.role,
+            });
         }
         Ok(())
     }
 
     fn group_row(&self, group: &GroupId) -> Result<i64> {
-        storage::find(self.store.conn(), self.store.cipher(), group)?
-            .ok_or_else(|| Error::UnknownGroup { given: group.to_hex() })
+        storage::find(self.store.conn(), self.store.cipher(), group)?.ok_or_else(|| {
+            Error::UnknownGroup {
+                given: group.to_hex(),
+            }
+        })
     }
 
     /// Applies one change to one message and refreshes its timeline entry.
@@ -335,9 +431,19 @@ impl Companion {
         let row = self.group_row(group)?;
         self.change_group(row, |g| {
             if let Some(change) = op(g.doc)? {
-                let record = g.doc.message(id)?.ok_or_else(|| Error::UnknownMessage { id: id.to_hex() })?;
+                let record = g
+                    .doc
+                    .message(id)?
+                    .ok_or_else(|| Error::UnknownMessage { id: id.to_hex() })?;
                 g.record(&change, Vec::new())?;
-                timeline::apply(g.w, row, vec![Update { record, state: None }])?;
+                timeline::apply(
+                    g.w,
+                    row,
+                    vec![Update {
+                        record,
+                        state: None,
+                    }],
+                )?;
             }
             Ok(())
         })
@@ -360,11 +466,21 @@ impl Companion {
                 _ => {
                     let chunks = storage::load_chunks(&w.tx, w.cipher, row)?;
                     let doc = GroupDoc::load(me, chunks.iter().map(Vec::as_slice))?;
-                    CachedDoc { doc, version, changes_since_snapshot: chunks.len().saturating_sub(1) }
+                    CachedDoc {
+                        doc,
+                        version,
+                        changes_since_snapshot: chunks.len().saturating_sub(1),
+                    }
                 }
             };
             let mut summary = storage::load(&w.tx, w.cipher, row)?;
-            let mut g = GroupWrite { w, row, doc: &mut cached.doc, summary: &mut summary, changes: 0 };
+            let mut g = GroupWrite {
+                w,
+                row,
+                doc: &mut cached.doc,
+                summary: &mut summary,
+                changes: 0,
+            };
             let value = f(&mut g)?;
             cached.changes_since_snapshot += g.changes;
             cached.version = version + 1;
@@ -434,10 +550,277 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
     }
     #[cfg(not(unix))]
     {
         std::fs::create_dir_all(dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::crypto::SecretKey;
+
+    fn key() -> StoreSecret {
+        StoreSecret::RawKey(SecretKey::from_bytes([7; 32]))
+    }
+
+    fn moderator(dir: &Path) -> (Companion, ManualClock) {
+        let clock = ManualClock::new(1_700_000_000_000);
+        let c = Companion::create_with_clock(
+            dir,
+            key(),
+            "Midwife Ada",
+            Role::Moderator,
+            Arc::new(clock.clone()),
+        )
+        .unwrap();
+        (c, clock)
+    }
+
+    fn texts(page: &TimelinePage) -> Vec<&str> {
+        page.items.iter().map(|i| i.text.as_str()).collect()
+    }
+
+    #[test]
+    fn sends_and_reads_back_in_order_as_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut c, clock) = moderator(dir.path());
+        let g = c
+            .create_group("Due in March", Capacity::new(None, None).unwrap())
+            .unwrap();
+        assert_eq!(g.capacity, 30);
+        assert_eq!(g.member_count, 1);
+        for i in 0..5 {
+            c.send(&g.id, &format!("message {i}")).unwrap();
+            clock.advance(10);
+        }
+        let page = c.timeline(&g.id, None, 3).unwrap();
+        assert_eq!(texts(&page), ["message 2", "message 3", "message 4"]);
+        assert!(page
+            .items
+            .iter()
+            .all(|i| i.state == DeliveryState::Pending && i.is_mine));
+        assert_eq!(page.items[0].author_name, "Midwife Ada");
+        let older = c.timeline(&g.id, page.older, 3).unwrap();
+        assert_eq!(texts(&older), ["message 0", "message 1"]);
+        assert_eq!(older.older, None);
+        // The group's creation and five messages wait for the relay, numbered 1..=6 per author.
+        let row = c.group_row(&g.id).unwrap();
+        let pending = outbox::pending(c.store.conn(), c.store.cipher(), row).unwrap();
+        assert_eq!(
+            pending.iter().map(|p| p.seq).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5, 6]
+        );
+    }
+
+    #[test]
+    fn messages_survive_reopening_and_a_clock_that_goes_backwards() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut c, clock) = moderator(dir.path());
+        let g = c
+            .create_group("Group", Capacity::new(None, None).unwrap())
+            .unwrap();
+        c.send(&g.id, "first").unwrap();
+        clock.advance(-60_000); // the phone's clock was corrected backwards
+        c.send(&g.id, "second").unwrap();
+        c.close().unwrap();
+        let c = Companion::open(dir.path(), key()).unwrap();
+        let page = c.timeline(&g.id, None, 10).unwrap();
+        assert_eq!(texts(&page), ["first", "second"]);
+        // sent_at shows the device clock as it was, even though the order ignores it.
+        assert!(page.items[1].sent_at < page.items[0].sent_at);
+    }
+
+    #[test]
+    fn edit_delete_and_react() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut c, _) = moderator(dir.path());
+        let g = c
+            .create_group("Group", Capacity::new(None, None).unwrap())
+            .unwrap();
+        let a = c.send(&g.id, "typo hree").unwrap();
+        let b = c.send(&g.id, "to be removed").unwrap();
+        c.edit(&g.id, &a, "typo here").unwrap();
+        c.react(&g.id, &a, Reaction::Hug, true).unwrap();
+        c.react(&g.id, &a, Reaction::Helpful, true).unwrap();
+        c.react(&g.id, &a, Reaction::Helpful, false).unwrap();
+        c.delete(&g.id, &b).unwrap();
+        let page = c.timeline(&g.id, None, 10).unwrap();
+        let (first, second) = (&page.items[0], &page.items[1]);
+        assert_eq!((first.text.as_str(), first.edited), ("typo here", true));
+        assert_eq!(
+            first.reactions,
+            vec![ReactionCount {
+                reaction: Reaction::Hug,
+                count: 1,
+                mine: true
+            }]
+        );
+        assert!(second.deleted && second.text.is_empty() && !second.edited);
+        assert!(matches!(
+            c.edit(&g.id, &b, "again"),
+            Err(Error::MessageDeleted)
+        ));
+        let unknown = MessageId([9; 16]);
+        assert!(matches!(
+            c.edit(&g.id, &unknown, "x"),
+            Err(Error::UnknownMessage { .. })
+        ));
+    }
+
+    #[test]
+    fn bad_batches_write_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut c, _) = moderator(dir.path());
+        let g = c
+            .create_group("Group", Capacity::new(None, None).unwrap())
+            .unwrap();
+        let long = "x".repeat(MessageText::MAX_BYTES + 1);
+        for batch in [
+            vec!["fine", "   "],
+            vec!["fine", long.as_str()],
+            vec!["bell\u{7}"],
+        ] {
+            let err = c.send_many(&g.id, &batch).unwrap_err();
+            assert!(matches!(err, Error::Input(_)), "{err}");
+        }
+        let err = c.send_many(&g.id, &["ok", ""]).unwrap_err().to_string();
+        assert!(err.contains("message 2 of 2"), "{err}");
+        assert!(c.timeline(&g.id, None, 10).unwrap().items.is_empty());
+        assert_eq!(c.outbox_len(&g.id).unwrap(), 1, "only the group's creation");
+    }
+
+    #[test]
+    fn only_moderators_create_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Companion::create(dir.path(), key(), "Bea", Role::Mother).unwrap();
+        let err = c
+            .create_group("Mine", Capacity::new(None, None).unwrap())
+            .unwrap_err();
+        assert!(matches!(err, Error::NotAllowed { .. }));
+        assert_eq!(
+            err.to_string(),
+            "only moderators can create groups; this profile is a mother"
+        );
+        assert!(c.groups().unwrap().is_empty());
+    }
+
+    #[test]
+    fn groups_are_found_by_id_or_unique_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut c, _) = moderator(dir.path());
+        let a = c
+            .create_group("Due in March", Capacity::new(None, None).unwrap())
+            .unwrap();
+        let b = c
+            .create_group("Loss support", Capacity::new(Some(12), None).unwrap())
+            .unwrap();
+        assert_eq!(c.find_group(&a.id.to_hex()).unwrap().id, a.id);
+        assert_eq!(c.find_group("loss SUPPORT").unwrap().id, b.id);
+        assert!(matches!(
+            c.find_group("nope"),
+            Err(Error::UnknownGroup { .. })
+        ));
+        let dup = c
+            .create_group("due in march", Capacity::new(None, None).unwrap())
+            .unwrap_err();
+        assert!(matches!(dup, Error::Input(_)));
+        let names: Vec<_> = c.groups().unwrap().into_iter().map(|g| g.name).collect();
+        assert_eq!(names, ["Due in March", "Loss support"]);
+        assert!(matches!(c.timeline(&a.id, None, 0), Err(Error::Input(_))));
+    }
+
+    #[test]
+    fn compaction_keeps_every_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut c, _) = moderator(dir.path());
+        let g = c
+            .create_group("Group", Capacity::new(None, None).unwrap())
+            .unwrap();
+        let lines: Vec<String> = (0..COMPACT_AFTER_CHANGES + 10)
+            .map(|i| format!("line {i}"))
+            .collect();
+        for chunk in lines.chunks(50) {
+            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            c.send_many(&g.id, &refs).unwrap();
+        }
+        let row = c.group_row(&g.id).unwrap();
+        let chunks = storage::load_chunks(c.store.conn(), c.store.cipher(), row).unwrap();
+        assert!(
+            chunks.len() < COMPACT_AFTER_CHANGES,
+            "compacted into a snapshot, got {}",
+            chunks.len()
+        );
+        c.close().unwrap();
+        // A fresh process loads the snapshot plus the tail and can keep writing.
+        let mut c = Companion::open(dir.path(), key()).unwrap();
+        let last = c.send(&g.id, "after compaction").unwrap();
+        c.edit(&g.id, &last, "after compaction, edited").unwrap();
+        let doc = GroupDoc::load(
+            c.profile.keys.device_id(),
+            {
+                let chunks = storage::load_chunks(c.store.conn(), c.store.cipher(), row).unwrap();
+                chunks
+            }
+            .iter()
+            .map(Vec::as_slice),
+        )
+        .unwrap();
+        assert_eq!(doc.message_ids().unwrap().len(), lines.len() + 1);
+    }
+
+    #[test]
+    fn two_handles_on_one_store_do_not_lose_each_others_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut a, _) = moderator(dir.path());
+        let g = a
+            .create_group("Group", Capacity::new(None, None).unwrap())
+            .unwrap();
+        let mut b = Companion::open(dir.path(), key()).unwrap();
+        a.send(&g.id, "from a").unwrap();
+        b.send(&g.id, "from b").unwrap();
+        a.send(&g.id, "from a again").unwrap();
+        let page = b.timeline(&g.id, None, 10).unwrap();
+        assert_eq!(texts(&page), ["from a", "from b", "from a again"]);
+        let row = a.group_row(&g.id).unwrap();
+        let chunks = storage::load_chunks(a.store.conn(), a.store.cipher(), row).unwrap();
+        let doc =
+            GroupDoc::load(a.profile.keys.device_id(), chunks.iter().map(Vec::as_slice)).unwrap();
+        assert_eq!(doc.message_ids().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn wrong_secret_and_missing_profile_are_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Companion::open(dir.path(), key()).err().unwrap();
+        assert!(
+            matches!(err, Error::Store(StoreError::NotFound { .. })),
+            "{err}"
+        );
+        moderator(dir.path()).0.close().unwrap();
+        let wrong = StoreSecret::RawKey(SecretKey::from_bytes([8; 32]));
+        let err = Companion::open(dir.path(), wrong).err().unwrap();
+        assert_eq!(err.to_string(), "wrong key: it does not open this store");
+        let again = Companion::create(dir.path(), key(), "Other", Role::Mother)
+            .err()
+            .unwrap();
+        assert!(matches!(
+            again,
+            Error::Store(StoreError::AlreadyExists { .. })
+        ));
+        let short = Companion::create(
+            &dir.path().join("x"),
+            StoreSecret::Passphrase("short".into()),
+            "A",
+            Role::Mother,
+        );
+        assert!(matches!(short.err().unwrap(), Error::Input(_)));
     }
 }

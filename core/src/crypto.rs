@@ -125,7 +125,11 @@ fn open_with(key: &LessSafeKey, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, Cr
     nonce.copy_from_slice(&sealed[1..1 + NONCE_LEN]);
     let mut body = sealed[1 + NONCE_LEN..].to_vec();
     let plain = key
-        .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut body)
+        .open_in_place(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad),
+            &mut body,
+        )
         .map_err(|_| CryptoError::Open { context: context() })?;
     let len = plain.len();
     body.truncate(len);
@@ -277,11 +281,15 @@ fn slot_aad(kind: SlotKind) -> Vec<u8> {
     format!("hearth/key-slot/{}", kind.as_str()).into_bytes()
 }
 
-fn key_encryption_key(secret: &StoreSecret, kdf: Option<&KdfParams>) -> Result<SecretKey, CryptoError> {
+fn key_encryption_key(
+    secret: &StoreSecret,
+    kdf: Option<&KdfParams>,
+) -> Result<SecretKey, CryptoError> {
     match secret {
         StoreSecret::RawKey(k) => Ok(derive_subkey(k.as_bytes(), b"slot/raw-key")),
         StoreSecret::Passphrase(p) => {
-            let params = kdf.ok_or_else(|| CryptoError::Kdf("passphrase slot has no parameters".into()))?;
+            let params =
+                kdf.ok_or_else(|| CryptoError::Kdf("passphrase slot has no parameters".into()))?;
             let stretched = params.derive(p)?;
             Ok(derive_subkey(stretched.as_bytes(), b"slot/passphrase"))
         }
@@ -296,8 +304,16 @@ impl KeySlot {
             StoreSecret::Passphrase(_) => Some(KdfParams::new_random()?),
         };
         let kek = key_encryption_key(secret, kdf.as_ref())?;
-        let wrapped = seal_with(&aead_key(&kek), &slot_aad(secret.kind()), data_key.as_bytes())?;
-        Ok(KeySlot { kind: secret.kind(), kdf, wrapped })
+        let wrapped = seal_with(
+            &aead_key(&kek),
+            &slot_aad(secret.kind()),
+            data_key.as_bytes(),
+        )?;
+        Ok(KeySlot {
+            kind: secret.kind(),
+            kdf,
+            wrapped,
+        })
     }
 
     /// Recovers the data key, or fails with [`CryptoError::Open`] for a wrong key or passphrase.
@@ -332,7 +348,10 @@ mod tests {
     fn sealed_value_cannot_move_to_another_place() {
         let c = cipher();
         let sealed = c.seal(b"messages/1", b"hello").unwrap();
-        assert!(matches!(c.open(b"messages/2", &sealed), Err(CryptoError::Open { .. })));
+        assert!(matches!(
+            c.open(b"messages/2", &sealed),
+            Err(CryptoError::Open { .. })
+        ));
     }
 
     #[test]
@@ -358,8 +377,14 @@ mod tests {
         let c = cipher();
         let other = StoreCipher::new(&SecretKey::from_bytes([8; 32]));
         assert_eq!(c.index_hash("group", b"abc"), c.index_hash("group", b"abc"));
-        assert_ne!(c.index_hash("group", b"abc"), c.index_hash("message", b"abc"));
-        assert_ne!(c.index_hash("group", b"abc"), other.index_hash("group", b"abc"));
+        assert_ne!(
+            c.index_hash("group", b"abc"),
+            c.index_hash("message", b"abc")
+        );
+        assert_ne!(
+            c.index_hash("group", b"abc"),
+            other.index_hash("group", b"abc")
+        );
     }
 
     #[test]
@@ -386,7 +411,10 @@ mod tests {
 
     #[test]
     fn weak_stored_kdf_parameters_are_refused() {
-        let params = KdfParams { memory_kib: 8, ..KdfParams::new_random().unwrap() };
+        let params = KdfParams {
+            memory_kib: 8,
+            ..KdfParams::new_random().unwrap()
+        };
         assert!(matches!(params.derive("pw"), Err(CryptoError::Kdf(_))));
     }
 }

@@ -16,7 +16,10 @@ pub struct InputError {
 
 impl InputError {
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        InputError { field: field.into(), reason: reason.into() }
+        InputError {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -34,7 +37,10 @@ pub enum StoreError {
     #[error("wrong {}: it does not open this store", match kind { SlotKind::RawKey => "key", SlotKind::Passphrase => "passphrase" })]
     WrongSecret { kind: SlotKind },
     #[error("this store cannot be opened with a {}; it opens with: {}", given.as_str(), available.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "))]
-    NoSuchSlot { given: SlotKind, available: Vec<SlotKind> },
+    NoSuchSlot {
+        given: SlotKind,
+        available: Vec<SlotKind>,
+    },
     #[error("this store was written by a newer Hearth (schema {found}, this build knows up to {supported}); update Hearth")]
     TooNew { found: i64, supported: i64 },
     #[error("another Hearth process is using this store; try again")]
@@ -54,10 +60,12 @@ impl From<rusqlite::Error> for StoreError {
         use rusqlite::ErrorCode;
         match e.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StoreError::Busy,
-            Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => StoreError::Corrupt {
-                path: PathBuf::new(),
-                detail: e.to_string(),
-            },
+            Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => {
+                StoreError::Corrupt {
+                    path: PathBuf::new(),
+                    detail: e.to_string(),
+                }
+            }
             _ => StoreError::Sqlite(e),
         }
     }
@@ -75,7 +83,11 @@ pub enum Error {
     #[error("no message {id} in this group")]
     UnknownMessage { id: String },
     #[error("only {allowed} can {action}; this profile is a {role}")]
-    NotAllowed { action: &'static str, allowed: &'static str, role: Role },
+    NotAllowed {
+        action: &'static str,
+        allowed: &'static str,
+        role: Role,
+    },
     #[error("you can only {action} your own messages")]
     NotYourMessage { action: &'static str },
     #[error("this message was deleted")]

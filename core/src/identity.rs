@@ -51,7 +51,12 @@ impl std::str::FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s.trim().to_ascii_lowercase())
-            .ok_or_else(|| InputError::new("role", format!("{s:?} is not a role; expected mother, volunteer or moderator")))
+            .ok_or_else(|| {
+                InputError::new(
+                    "role",
+                    format!("{s:?} is not a role; expected mother, volunteer or moderator"),
+                )
+            })
     }
 }
 
@@ -75,7 +80,9 @@ impl Pseudonym {
             )));
         }
         if name.chars().any(char::is_control) {
-            return Err(err("a pseudonym cannot contain control characters or line breaks"));
+            return Err(err(
+                "a pseudonym cannot contain control characters or line breaks",
+            ));
         }
         if name.contains('@') {
             return Err(err(
@@ -178,7 +185,9 @@ impl DeviceKeys {
     }
 
     fn from_parts(pkcs8: &[u8], agreement_secret: &[u8]) -> Result<Self, CryptoError> {
-        let bad = || CryptoError::Open { context: "stored device keys".into() };
+        let bad = || CryptoError::Open {
+            context: "stored device keys".into(),
+        };
         let signing = Ed25519KeyPair::from_pkcs8(pkcs8).map_err(|_| bad())?;
         let sk = <X25519HkdfSha256 as KemTrait>::PrivateKey::from_bytes(agreement_secret)
             .map_err(|_| bad())?;
@@ -213,7 +222,11 @@ impl DeviceKeys {
 
 impl Drop for DeviceKeys {
     fn drop(&mut self) {
-        for b in self.agreement_secret.iter_mut().chain(self.signing_pkcs8.iter_mut()) {
+        for b in self
+            .agreement_secret
+            .iter_mut()
+            .chain(self.signing_pkcs8.iter_mut())
+        {
             // SAFETY: valid exclusive references into our own buffers.
             unsafe { std::ptr::write_volatile(b, 0) };
         }
@@ -249,7 +262,14 @@ mod tests {
     fn pseudonyms_refuse_contact_details() {
         assert_eq!(Pseudonym::parse("  Amina ").unwrap().as_str(), "Amina");
         assert_eq!(Pseudonym::parse("Mum of 2").unwrap().as_str(), "Mum of 2");
-        for bad in ["", "   ", "amina@example.org", "07700 900123", "+44 7700 900 123", "a\nb"] {
+        for bad in [
+            "",
+            "   ",
+            "amina@example.org",
+            "07700 900123",
+            "+44 7700 900 123",
+            "a\nb",
+        ] {
             let e = Pseudonym::parse(bad).unwrap_err();
             assert_eq!(e.field, "name", "{bad:?}");
         }

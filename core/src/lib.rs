@@ -26,7 +26,9 @@ pub mod store;
 pub mod timeline;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use companion::{Companion, GroupInfo, ProfileInfo, ReactionCount, TimelineItem, TimelinePage, STORE_FILE};
+pub use companion::{
+    Companion, GroupInfo, ProfileInfo, ReactionCount, TimelineItem, TimelinePage, STORE_FILE,
+};
 pub use crypto::{SecretKey, StoreSecret};
 pub use error::{Error, InputError, Result, StoreError};
 pub use group::{Capacity, GroupId};

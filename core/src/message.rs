@@ -26,9 +26,12 @@ impl MessageId {
         hex_lower(&self.0)
     }
     pub fn parse(s: &str) -> Result<Self, InputError> {
-        parse_hex(s.trim())
-            .map(MessageId)
-            .ok_or_else(|| InputError::new("message", format!("{s:?} is not a message id (32 hex digits)")))
+        parse_hex(s.trim()).map(MessageId).ok_or_else(|| {
+            InputError::new(
+                "message",
+                format!("{s:?} is not a message id (32 hex digits)"),
+            )
+        })
     }
 }
 
@@ -55,18 +58,31 @@ impl MessageText {
     pub fn parse(raw: &str) -> Result<Self, InputError> {
         let text = raw.trim();
         if text.is_empty() {
-            return Err(InputError::new("text", "a message cannot be empty or only spaces"));
+            return Err(InputError::new(
+                "text",
+                "a message cannot be empty or only spaces",
+            ));
         }
         if text.len() > Self::MAX_BYTES {
             return Err(InputError::new(
                 "text",
-                format!("a message can be at most {} bytes; this one is {}", Self::MAX_BYTES, text.len()),
+                format!(
+                    "a message can be at most {} bytes; this one is {}",
+                    Self::MAX_BYTES,
+                    text.len()
+                ),
             ));
         }
-        if let Some(c) = text.chars().find(|c| c.is_control() && *c != '\n' && *c != '\t') {
+        if let Some(c) = text
+            .chars()
+            .find(|c| c.is_control() && *c != '\n' && *c != '\t')
+        {
             return Err(InputError::new(
                 "text",
-                format!("a message cannot contain the control character U+{:04X}", c as u32),
+                format!(
+                    "a message cannot contain the control character U+{:04X}",
+                    c as u32
+                ),
             ));
         }
         Ok(MessageText(text.to_string()))
@@ -88,8 +104,13 @@ pub enum Reaction {
 }
 
 impl Reaction {
-    pub const ALL: [Reaction; 5] =
-        [Reaction::Hug, Reaction::Helpful, Reaction::SameHere, Reaction::YouGotThis, Reaction::ThankYou];
+    pub const ALL: [Reaction; 5] = [
+        Reaction::Hug,
+        Reaction::Helpful,
+        Reaction::SameHere,
+        Reaction::YouGotThis,
+        Reaction::ThankYou,
+    ];
 
     /// The stable key used in documents, JSON and the CLI.
     pub fn key(self) -> &'static str {
@@ -113,10 +134,19 @@ impl Reaction {
     }
 
     pub fn parse(s: &str) -> Result<Self, InputError> {
-        Reaction::ALL.into_iter().find(|r| r.key() == s.trim()).ok_or_else(|| {
-            let keys: Vec<_> = Reaction::ALL.iter().map(|r| r.key()).collect();
-            InputError::new("reaction", format!("{s:?} is not a reaction; expected one of {}", keys.join(", ")))
-        })
+        Reaction::ALL
+            .into_iter()
+            .find(|r| r.key() == s.trim())
+            .ok_or_else(|| {
+                let keys: Vec<_> = Reaction::ALL.iter().map(|r| r.key()).collect();
+                InputError::new(
+                    "reaction",
+                    format!(
+                        "{s:?} is not a reaction; expected one of {}",
+                        keys.join(", ")
+                    ),
+                )
+            })
     }
 }
 
@@ -141,7 +171,10 @@ impl SortKey {
             return None;
         }
         let stamp = (u64::from_be_bytes(b[..8].try_into().ok()?) ^ (1 << 63)) as i64;
-        Some(SortKey { stamp, id: MessageId(b[8..].try_into().ok()?) })
+        Some(SortKey {
+            stamp,
+            id: MessageId(b[8..].try_into().ok()?),
+        })
     }
 }
 
@@ -166,7 +199,10 @@ pub struct MessageRecord {
 
 impl MessageRecord {
     pub fn sort_key(&self) -> SortKey {
-        SortKey { stamp: self.stamp, id: self.id }
+        SortKey {
+            stamp: self.stamp,
+            id: self.id,
+        }
     }
 }
 
@@ -177,9 +213,16 @@ mod tests {
     #[test]
     fn text_rules() {
         assert_eq!(MessageText::parse("  hello \n").unwrap().as_str(), "hello");
-        assert_eq!(MessageText::parse("line one\nline two").unwrap().as_str(), "line one\nline two");
+        assert_eq!(
+            MessageText::parse("line one\nline two").unwrap().as_str(),
+            "line one\nline two"
+        );
         for bad in ["", "   ", "\n\t \n", "bell\u{7}"] {
-            assert_eq!(MessageText::parse(bad).unwrap_err().field, "text", "{bad:?}");
+            assert_eq!(
+                MessageText::parse(bad).unwrap_err().field,
+                "text",
+                "{bad:?}"
+            );
         }
         assert!(MessageText::parse(&"a".repeat(MessageText::MAX_BYTES)).is_ok());
         let e = MessageText::parse(&"a".repeat(MessageText::MAX_BYTES + 1)).unwrap_err();
@@ -190,8 +233,18 @@ mod tests {
 
     #[test]
     fn sort_key_bytes_sort_like_keys() {
-        let mk = |stamp, b| SortKey { stamp, id: MessageId([b; 16]) };
-        let mut keys = vec![mk(5, 1), mk(-3, 9), mk(5, 0), mk(i64::MAX, 0), mk(i64::MIN, 3), mk(0, 2)];
+        let mk = |stamp, b| SortKey {
+            stamp,
+            id: MessageId([b; 16]),
+        };
+        let mut keys = vec![
+            mk(5, 1),
+            mk(-3, 9),
+            mk(5, 0),
+            mk(i64::MAX, 0),
+            mk(i64::MIN, 3),
+            mk(0, 2),
+        ];
         let mut by_bytes = keys.clone();
         keys.sort();
         by_bytes.sort_by_key(|k| k.to_bytes());
@@ -213,7 +266,10 @@ mod tests {
         for r in Reaction::ALL {
             assert_eq!(Reaction::parse(r.key()).unwrap(), r);
         }
-        assert!(Reaction::parse("like").unwrap_err().reason.contains("hug, helpful"));
+        assert!(Reaction::parse("like")
+            .unwrap_err()
+            .reason
+            .contains("hug, helpful"));
     }
 
     #[test]

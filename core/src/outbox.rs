@@ -19,6 +19,8 @@ pub struct OutboxItem {
     /// Hash of the Automerge change (its bytes stay in the document).
     #[serde(with = "serde_bytes")]
     pub change_hash: [u8; 32],
+    /// The change's per-author sequence number in this group.
+    pub seq: u64,
     /// Messages this change created, whose state follows the change's delivery.
     pub messages: Vec<SortKey>,
 }
@@ -27,15 +29,35 @@ fn aad(group_row: i64) -> Vec<u8> {
     format!("outbox/{group_row}").into_bytes()
 }
 
-pub fn push(w: &Writer<'_>, group_row: i64, change: &LocalChange, messages: Vec<SortKey>) -> Result<(), StoreError> {
-    let body = w.seal(&aad(group_row), &OutboxItem { change_hash: change.hash, messages })?;
-    w.tx.execute("INSERT INTO outbox (group_id, body) VALUES (?1, ?2)", params![group_row, body])?;
+pub fn push(
+    w: &Writer<'_>,
+    group_row: i64,
+    change: &LocalChange,
+    messages: Vec<SortKey>,
+) -> Result<(), StoreError> {
+    let body = w.seal(
+        &aad(group_row),
+        &OutboxItem {
+            change_hash: change.hash,
+            seq: change.seq,
+            messages,
+        },
+    )?;
+    w.tx.execute(
+        "INSERT INTO outbox (group_id, body) VALUES (?1, ?2)",
+        params![group_row, body],
+    )?;
     Ok(())
 }
 
 /// The group's unacknowledged changes, oldest first.
-pub fn pending(conn: &Connection, cipher: &StoreCipher, group_row: i64) -> Result<Vec<OutboxItem>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT body FROM outbox WHERE group_id = ?1 ORDER BY id")?;
+pub fn pending(
+    conn: &Connection,
+    cipher: &StoreCipher,
+    group_row: i64,
+) -> Result<Vec<OutboxItem>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT body FROM outbox WHERE group_id = ?1 ORDER BY id")?;
     let rows = stmt.query_map([group_row], |r| r.get::<_, Vec<u8>>(0))?;
     let aad = aad(group_row);
     rows.map(|body| open_record(cipher, &aad, &body?)).collect()

@@ -40,8 +40,17 @@ pub(crate) fn insert(w: &Writer<'_>, profile: &Profile) -> Result<(), StoreError
 }
 
 pub(crate) fn load(conn: &Connection, cipher: &StoreCipher) -> Result<Profile, StoreError> {
-    let stored: Stored = query_sealed(conn, cipher, AAD, "SELECT body FROM profile WHERE id = 1", [])?
-        .ok_or_else(|| StoreError::Decode { what: "profile".into(), detail: "the store has no profile".into() })?;
+    let stored: Stored = query_sealed(
+        conn,
+        cipher,
+        AAD,
+        "SELECT body FROM profile WHERE id = 1",
+        [],
+    )?
+    .ok_or_else(|| StoreError::Decode {
+        what: "profile".into(),
+        detail: "the store has no profile".into(),
+    })?;
     Ok(Profile {
         name: stored.name,
         role: stored.role,

@@ -75,14 +75,24 @@ impl Entry {
             reactions: record
                 .reactions
                 .iter()
-                .map(|(r, devices)| (*r, serde_bytes::ByteBuf::from(devices.iter().flat_map(|d| d.0).collect::<Vec<u8>>())))
+                .map(|(r, devices)| {
+                    (
+                        *r,
+                        serde_bytes::ByteBuf::from(
+                            devices.iter().flat_map(|d| d.0).collect::<Vec<u8>>(),
+                        ),
+                    )
+                })
                 .collect(),
             state,
         }
     }
 
     pub fn sort_key(&self) -> SortKey {
-        SortKey { stamp: self.stamp, id: MessageId(self.id) }
+        SortKey {
+            stamp: self.stamp,
+            id: MessageId(self.id),
+        }
     }
     pub fn id(&self) -> MessageId {
         MessageId(self.id)
@@ -108,7 +118,12 @@ impl Entry {
     /// Each reaction with the devices that gave it.
     pub fn reactions(&self) -> impl Iterator<Item = (Reaction, Vec<DeviceId>)> + '_ {
         self.reactions.iter().map(|(r, keys)| {
-            (*r, keys.chunks_exact(32).filter_map(DeviceId::from_slice).collect())
+            (
+                *r,
+                keys.chunks_exact(32)
+                    .filter_map(DeviceId::from_slice)
+                    .collect(),
+            )
         })
     }
 }
@@ -126,7 +141,12 @@ fn block_aad(group_row: i64, first_key: &[u8]) -> Vec<u8> {
     aad
 }
 
-fn encode_block(cipher: &StoreCipher, group_row: i64, first_key: &[u8], entries: &[Entry]) -> Result<Vec<u8>, StoreError> {
+fn encode_block(
+    cipher: &StoreCipher,
+    group_row: i64,
+    first_key: &[u8],
+    entries: &[Entry],
+) -> Result<Vec<u8>, StoreError> {
     let mut cbor = Vec::new();
     ciborium::into_writer(entries, &mut cbor).map_err(|e| decode_err(e.to_string()))?;
     let mut z = DeflateEncoder::new(Vec::with_capacity(cbor.len() / 2), Compression::fast());
@@ -134,7 +154,12 @@ fn encode_block(cipher: &StoreCipher, group_row: i64, first_key: &[u8], entries:
     Ok(cipher.seal(&block_aad(group_row, first_key), &z.finish()?)?)
 }
 
-fn decode_block(cipher: &StoreCipher, group_row: i64, first_key: &[u8], sealed: &[u8]) -> Result<Vec<Entry>, StoreError> {
+fn decode_block(
+    cipher: &StoreCipher,
+    group_row: i64,
+    first_key: &[u8],
+    sealed: &[u8],
+) -> Result<Vec<Entry>, StoreError> {
     let compressed = cipher.open(&block_aad(group_row, first_key), sealed)?;
     let mut cbor = Vec::new();
     DeflateDecoder::new(compressed.as_slice())
@@ -144,7 +169,10 @@ fn decode_block(cipher: &StoreCipher, group_row: i64, first_key: &[u8], sealed: 
 }
 
 fn decode_err(detail: String) -> StoreError {
-    StoreError::Decode { what: "timeline block".into(), detail }
+    StoreError::Decode {
+        what: "timeline block".into(),
+        detail,
+    }
 }
 
 /// A block read for modification, remembering where it came from.
@@ -180,7 +208,9 @@ pub fn apply(w: &Writer<'_>, group_row: i64, updates: Vec<Update>) -> Result<(),
             open = Some(load_for(w, group_row, &key)?);
         }
         let block = open.as_mut().expect("a block was opened above");
-        let pos = block.entries.binary_search_by(|e| e.sort_key().to_bytes().cmp(&key));
+        let pos = block
+            .entries
+            .binary_search_by(|e| e.sort_key().to_bytes().cmp(&key));
         match pos {
             Ok(i) => {
                 let state = update.state.unwrap_or(block.entries[i].state);
@@ -200,7 +230,12 @@ pub fn apply(w: &Writer<'_>, group_row: i64, updates: Vec<Update>) -> Result<(),
 
 /// Changes the delivery state of messages already in the timeline (e.g. acknowledged by the
 /// relay). Unknown ids are ignored: they may have been sent from another process.
-pub fn set_state(w: &Writer<'_>, group_row: i64, keys: &[SortKey], state: DeliveryState) -> Result<(), StoreError> {
+pub fn set_state(
+    w: &Writer<'_>,
+    group_row: i64,
+    keys: &[SortKey],
+    state: DeliveryState,
+) -> Result<(), StoreError> {
     let mut keys = keys.to_vec();
     keys.sort();
     let mut open: Option<OpenBlock> = None;
@@ -224,9 +259,8 @@ pub fn set_state(w: &Writer<'_>, group_row: i64, keys: &[SortKey], state: Delive
 }
 
 fn load_for(w: &Writer<'_>, group_row: i64, key: &[u8]) -> Result<OpenBlock, StoreError> {
-    let found: Option<(Vec<u8>, Vec<u8>)> = w
-        .tx
-        .query_row(
+    let found: Option<(Vec<u8>, Vec<u8>)> =
+        w.tx.query_row(
             "SELECT first_key, body FROM timeline_blocks
              WHERE group_id = ?1 AND first_key <= ?2 ORDER BY first_key DESC LIMIT 1",
             params![group_row, key],
@@ -245,7 +279,12 @@ fn load_for(w: &Writer<'_>, group_row: i64, key: &[u8]) -> Result<OpenBlock, Sto
             .optional()?,
     };
     let Some((stored_key, body)) = found else {
-        return Ok(OpenBlock { stored_key: None, upper: None, first: true, entries: Vec::new() });
+        return Ok(OpenBlock {
+            stored_key: None,
+            upper: None,
+            first: true,
+            entries: Vec::new(),
+        });
     };
     let entries = decode_block(w.cipher, group_row, &stored_key, &body)?;
     let upper: Option<Vec<u8>> = w
@@ -261,7 +300,12 @@ fn load_for(w: &Writer<'_>, group_row: i64, key: &[u8]) -> Result<OpenBlock, Sto
         params![group_row, stored_key],
         |r| r.get(0),
     )?;
-    Ok(OpenBlock { stored_key: Some(stored_key), upper, first, entries })
+    Ok(OpenBlock {
+        stored_key: Some(stored_key),
+        upper,
+        first,
+        entries,
+    })
 }
 
 fn flush(w: &Writer<'_>, group_row: i64, block: OpenBlock) -> Result<(), StoreError> {
@@ -291,7 +335,9 @@ pub fn page(
     before: Option<SortKey>,
     limit: usize,
 ) -> Result<(Vec<Entry>, bool), StoreError> {
-    let upper = before.map(|k| k.to_bytes().to_vec()).unwrap_or_else(|| vec![0xff; 25]);
+    let upper = before
+        .map(|k| k.to_bytes().to_vec())
+        .unwrap_or_else(|| vec![0xff; 25]);
     let mut stmt = conn.prepare_cached(
         "SELECT first_key, body FROM timeline_blocks
          WHERE group_id = ?1 AND first_key <= ?2 ORDER BY first_key DESC",
@@ -326,13 +372,17 @@ mod tests {
     use crate::store::Store;
 
     fn store(dir: &std::path::Path) -> Store {
-        Store::create::<StoreError>(&dir.join("t.db"), &StoreSecret::RawKey(SecretKey::from_bytes([1; 32])), |w| {
-            w.tx.execute(
-                "INSERT INTO groups (id, group_hash, body) VALUES (1, x'01', x'')",
-                [],
-            )?;
-            Ok(())
-        })
+        Store::create::<StoreError>(
+            &dir.join("t.db"),
+            &StoreSecret::RawKey(SecretKey::from_bytes([1; 32])),
+            |w| {
+                w.tx.execute(
+                    "INSERT INTO groups (id, group_hash, body) VALUES (1, x'01', x'')",
+                    [],
+                )?;
+                Ok(())
+            },
+        )
         .unwrap()
     }
 
@@ -353,16 +403,31 @@ mod tests {
     }
 
     fn all(s: &Store) -> Vec<Entry> {
-        page(s.conn(), s.cipher(), 1, None, usize::MAX - 1).unwrap().0
+        page(s.conn(), s.cipher(), 1, None, usize::MAX - 1)
+            .unwrap()
+            .0
     }
 
     fn block_sizes(s: &Store) -> Vec<usize> {
-        let mut stmt = s.conn().prepare("SELECT first_key, body FROM timeline_blocks WHERE group_id = 1 ORDER BY first_key").unwrap();
-        let rows: Vec<(Vec<u8>, Vec<u8>)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect();
+        let mut stmt = s
+            .conn()
+            .prepare(
+                "SELECT first_key, body FROM timeline_blocks WHERE group_id = 1 ORDER BY first_key",
+            )
+            .unwrap();
+        let rows: Vec<(Vec<u8>, Vec<u8>)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
         rows.iter()
             .map(|(k, b)| {
                 let entries = decode_block(s.cipher(), 1, k, b).unwrap();
-                assert_eq!(&entries[0].sort_key().to_bytes()[..], &k[..], "first_key matches first entry");
+                assert_eq!(
+                    &entries[0].sort_key().to_bytes()[..],
+                    &k[..],
+                    "first_key matches first entry"
+                );
                 entries.len()
             })
             .collect()
@@ -377,7 +442,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path());
         for i in 0..200 {
-            write(&mut s, vec![Update { record: record(1000 + i, 1, &format!("message {i}")), state: Some(DeliveryState::Pending) }]);
+            write(
+                &mut s,
+                vec![Update {
+                    record: record(1000 + i, 1, &format!("message {i}")),
+                    state: Some(DeliveryState::Pending),
+                }],
+            );
         }
         assert_eq!(block_sizes(&s), vec![64, 64, 64, 8]);
         let (newest, more) = page(s.conn(), s.cipher(), 1, None, 50).unwrap();
@@ -409,20 +480,38 @@ mod tests {
         stamps.dedup();
         let mut it = stamps.chunks(13);
         for batch in it.by_ref() {
-            write(&mut s, batch.iter().map(|&t| Update { record: record(t, 2, &format!("m{t}")), state: None }).collect());
+            write(
+                &mut s,
+                batch
+                    .iter()
+                    .map(|&t| Update {
+                        record: record(t, 2, &format!("m{t}")),
+                        state: None,
+                    })
+                    .collect(),
+            );
         }
         let got = all(&s);
         assert_eq!(got.len(), 300);
         assert!(got.windows(2).all(|w| w[0].sort_key() < w[1].sort_key()));
-        assert!(block_sizes(&s).iter().all(|&n| (1..=BLOCK_MAX).contains(&n)));
+        assert!(block_sizes(&s)
+            .iter()
+            .all(|&n| (1..=BLOCK_MAX).contains(&n)));
 
         // An edit keeps the stored state; a state change flips it.
         let mut r = record(42, 2, "m42 edited");
         r.edited_at = Some(99);
-        write(&mut s, vec![Update { record: r.clone(), state: None }]);
+        write(
+            &mut s,
+            vec![Update {
+                record: r.clone(),
+                state: None,
+            }],
+        );
         let e = all(&s).into_iter().find(|e| e.id() == r.id).unwrap();
         assert_eq!((e.text(), e.state()), ("m42 edited", DeliveryState::Sent));
-        s.write::<_, StoreError>(|w| set_state(w, 1, &[r.sort_key()], DeliveryState::Pending)).unwrap();
+        s.write::<_, StoreError>(|w| set_state(w, 1, &[r.sort_key()], DeliveryState::Pending))
+            .unwrap();
         let e = all(&s).into_iter().find(|e| e.id() == r.id).unwrap();
         assert_eq!(e.state(), DeliveryState::Pending);
         assert_eq!(all(&s).len(), 300);
@@ -432,8 +521,22 @@ mod tests {
     fn an_older_message_than_all_others_becomes_the_first_block() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path());
-        write(&mut s, (100..110).map(|t| Update { record: record(t, 1, "later"), state: None }).collect());
-        write(&mut s, vec![Update { record: record(5, 1, "earliest"), state: None }]);
+        write(
+            &mut s,
+            (100..110)
+                .map(|t| Update {
+                    record: record(t, 1, "later"),
+                    state: None,
+                })
+                .collect(),
+        );
+        write(
+            &mut s,
+            vec![Update {
+                record: record(5, 1, "earliest"),
+                state: None,
+            }],
+        );
         let got = all(&s);
         assert_eq!(got[0].text(), "earliest");
         assert_eq!(block_sizes(&s), vec![11]);
@@ -443,10 +546,23 @@ mod tests {
     fn blocks_hide_text_and_are_bound_to_their_place() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path());
-        write(&mut s, vec![Update { record: record(1, 1, "distinctive words"), state: None }]);
-        let (key, body): (Vec<u8>, Vec<u8>) =
-            s.conn().query_row("SELECT first_key, body FROM timeline_blocks", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        write(
+            &mut s,
+            vec![Update {
+                record: record(1, 1, "distinctive words"),
+                state: None,
+            }],
+        );
+        let (key, body): (Vec<u8>, Vec<u8>) = s
+            .conn()
+            .query_row("SELECT first_key, body FROM timeline_blocks", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
         assert!(!body.windows(11).any(|w| w == b"distinctive"));
-        assert!(decode_block(s.cipher(), 2, &key, &body).is_err(), "another group's block does not decrypt");
+        assert!(
+            decode_block(s.cipher(), 2, &key, &body).is_err(),
+            "another group's block does not decrypt"
+        );
     }
 }

@@ -36,6 +36,10 @@ const REACTION_PREFIX: &str = "r/";
 #[derive(Debug, Clone)]
 pub struct LocalChange {
     pub hash: [u8; 32],
+    /// This device's sequence number for the change (1, 2, 3, … per author and group). The
+    /// actor id is the device key, so (device, seq) names a change everywhere, and a gap in a
+    /// peer's sequence is visible to the sync engine.
+    pub seq: u64,
     pub bytes: Vec<u8>,
 }
 
@@ -53,16 +57,28 @@ impl GroupDoc {
     pub fn create(meta: &GroupMeta, creator: &Member) -> Result<(GroupDoc, LocalChange)> {
         let mut doc = AutoCommit::new().with_actor(ActorId::from(meta.created_by.0.to_vec()));
         doc.put(&ROOT, "v", SCHEMA).map_err(doc_err)?;
-        doc.put(&ROOT, "id", ScalarValue::Bytes(meta.id.0.to_vec())).map_err(doc_err)?;
-        doc.put(&ROOT, "name", meta.name.as_str()).map_err(doc_err)?;
-        doc.put(&ROOT, "capacity", meta.capacity.limit as i64).map_err(doc_err)?;
+        doc.put(&ROOT, "id", ScalarValue::Bytes(meta.id.0.to_vec()))
+            .map_err(doc_err)?;
+        doc.put(&ROOT, "name", meta.name.as_str())
+            .map_err(doc_err)?;
+        doc.put(&ROOT, "capacity", meta.capacity.limit as i64)
+            .map_err(doc_err)?;
         if let Some(reason) = &meta.capacity.reason {
-            doc.put(&ROOT, "capacity_reason", reason.as_str()).map_err(doc_err)?;
+            doc.put(&ROOT, "capacity_reason", reason.as_str())
+                .map_err(doc_err)?;
         }
-        doc.put(&ROOT, "created_by", ScalarValue::Bytes(meta.created_by.0.to_vec())).map_err(doc_err)?;
-        doc.put(&ROOT, "created_at", meta.created_at).map_err(doc_err)?;
-        doc.put_object(&ROOT, "members", ObjType::Map).map_err(doc_err)?;
-        doc.put_object(&ROOT, "messages", ObjType::Map).map_err(doc_err)?;
+        doc.put(
+            &ROOT,
+            "created_by",
+            ScalarValue::Bytes(meta.created_by.0.to_vec()),
+        )
+        .map_err(doc_err)?;
+        doc.put(&ROOT, "created_at", meta.created_at)
+            .map_err(doc_err)?;
+        doc.put_object(&ROOT, "members", ObjType::Map)
+            .map_err(doc_err)?;
+        doc.put_object(&ROOT, "messages", ObjType::Map)
+            .map_err(doc_err)?;
         let mut group = GroupDoc { doc };
         group.write_member(creator)?;
         let change = group.commit()?;
@@ -107,7 +123,9 @@ impl GroupDoc {
         let members = self.map(&ROOT, "members")?;
         let mut out = Vec::new();
         for key in self.doc.keys(&members) {
-            let device = parse_hex(&key).map(DeviceId).ok_or_else(|| doc_err(format!("member key {key:?}")))?;
+            let device = parse_hex(&key)
+                .map(DeviceId)
+                .ok_or_else(|| doc_err(format!("member key {key:?}")))?;
             let obj = self.map(&members, key.as_str())?;
             let role = match self.str(&obj, "role")?.as_str() {
                 "mother" => Role::Mother,
@@ -134,10 +152,16 @@ impl GroupDoc {
         };
         let mut reactions: BTreeMap<Reaction, BTreeSet<DeviceId>> = BTreeMap::new();
         for key in self.doc.keys(&obj) {
-            let Some(rest) = key.strip_prefix(REACTION_PREFIX) else { continue };
+            let Some(rest) = key.strip_prefix(REACTION_PREFIX) else {
+                continue;
+            };
             // Unknown reaction kinds (from a newer Hearth) are skipped, not fatal.
-            let Some((kind, device)) = rest.split_once('/') else { continue };
-            let (Ok(kind), Some(device)) = (Reaction::parse(kind), parse_hex(device)) else { continue };
+            let Some((kind, device)) = rest.split_once('/') else {
+                continue;
+            };
+            let (Ok(kind), Some(device)) = (Reaction::parse(kind), parse_hex(device)) else {
+                continue;
+            };
             reactions.entry(kind).or_default().insert(DeviceId(device));
         }
         Ok(Some(MessageRecord {
@@ -157,7 +181,11 @@ impl GroupDoc {
         let messages = self.map(&ROOT, "messages")?;
         self.doc
             .keys(&messages)
-            .map(|k| parse_hex(&k).map(MessageId).ok_or_else(|| doc_err(format!("message key {k:?}"))))
+            .map(|k| {
+                parse_hex(&k)
+                    .map(MessageId)
+                    .ok_or_else(|| doc_err(format!("message key {k:?}")))
+            })
             .collect()
     }
 
@@ -165,12 +193,21 @@ impl GroupDoc {
     pub fn add_message(&mut self, message: &MessageRecord) -> Result<LocalChange> {
         self.check_author(&message.author, "send")?;
         let messages = self.map(&ROOT, "messages")?;
-        if self.doc.get(&messages, message.id.to_hex()).map_err(doc_err)?.is_some() {
+        if self
+            .doc
+            .get(&messages, message.id.to_hex())
+            .map_err(doc_err)?
+            .is_some()
+        {
             return Err(doc_err(format!("message {} already exists", message.id)));
         }
         self.in_change(|d| {
             let obj = d.put_object(&messages, message.id.to_hex(), ObjType::Map)?;
-            d.put(&obj, "author", ScalarValue::Bytes(message.author.0.to_vec()))?;
+            d.put(
+                &obj,
+                "author",
+                ScalarValue::Bytes(message.author.0.to_vec()),
+            )?;
             d.put(&obj, "text", message.text.as_str())?;
             d.put(&obj, "sent_at", message.sent_at)?;
             d.put(&obj, "stamp", message.stamp)?;
@@ -201,7 +238,12 @@ impl GroupDoc {
     }
 
     /// Adds or removes this device's reaction. `None` when nothing changes.
-    pub fn set_reaction(&mut self, id: &MessageId, reaction: Reaction, on: bool) -> Result<Option<LocalChange>> {
+    pub fn set_reaction(
+        &mut self,
+        id: &MessageId,
+        reaction: Reaction,
+        on: bool,
+    ) -> Result<Option<LocalChange>> {
         let me = self.me();
         let obj = self.message_obj(id)?;
         if self.opt_bool(&obj, "deleted")?.unwrap_or(false) {
@@ -253,10 +295,19 @@ impl GroupDoc {
 
     fn write_member(&mut self, member: &Member) -> Result<()> {
         let members = self.map(&ROOT, "members")?;
-        let obj = self.doc.put_object(&members, member.device.to_hex(), ObjType::Map).map_err(doc_err)?;
-        self.doc.put(&obj, "name", member.name.as_str()).map_err(doc_err)?;
-        self.doc.put(&obj, "role", member.role.as_str()).map_err(doc_err)?;
-        self.doc.put(&obj, "joined_at", member.joined_at).map_err(doc_err)?;
+        let obj = self
+            .doc
+            .put_object(&members, member.device.to_hex(), ObjType::Map)
+            .map_err(doc_err)?;
+        self.doc
+            .put(&obj, "name", member.name.as_str())
+            .map_err(doc_err)?;
+        self.doc
+            .put(&obj, "role", member.role.as_str())
+            .map_err(doc_err)?;
+        self.doc
+            .put(&obj, "joined_at", member.joined_at)
+            .map_err(doc_err)?;
         Ok(())
     }
 
@@ -273,9 +324,18 @@ impl GroupDoc {
     }
 
     fn commit(&mut self) -> Result<LocalChange> {
-        self.doc.commit().ok_or_else(|| doc_err("nothing to commit"))?;
-        let change = self.doc.get_last_local_change().ok_or_else(|| doc_err("no local change"))?;
-        Ok(LocalChange { hash: change.hash().0, bytes: change.raw_bytes().to_vec() })
+        self.doc
+            .commit()
+            .ok_or_else(|| doc_err("nothing to commit"))?;
+        let change = self
+            .doc
+            .get_last_local_change()
+            .ok_or_else(|| doc_err("no local change"))?;
+        Ok(LocalChange {
+            hash: change.hash().0,
+            seq: change.seq(),
+            bytes: change.raw_bytes().to_vec(),
+        })
     }
 
     // Typed accessors. Each returns a document error naming the field when the shape is wrong.
@@ -284,7 +344,9 @@ impl GroupDoc {
         match self.doc.get(obj, key).map_err(doc_err)? {
             None => Ok(None),
             Some((Value::Scalar(s), _)) => Ok(Some(s.into_owned())),
-            Some((Value::Object(_), _)) => Err(doc_err(format!("{key} should be a value, found an object"))),
+            Some((Value::Object(_), _)) => {
+                Err(doc_err(format!("{key} should be a value, found an object")))
+            }
         }
     }
 
@@ -296,7 +358,8 @@ impl GroupDoc {
     }
 
     fn int(&self, obj: &ObjId, key: &str) -> Result<i64> {
-        self.opt_int(obj, key)?.ok_or_else(|| doc_err(format!("{key} is missing")))
+        self.opt_int(obj, key)?
+            .ok_or_else(|| doc_err(format!("{key} is missing")))
     }
 
     fn opt_int(&self, obj: &ObjId, key: &str) -> Result<Option<i64>> {
@@ -317,7 +380,8 @@ impl GroupDoc {
     }
 
     fn str(&self, obj: &ObjId, key: &str) -> Result<String> {
-        self.opt_str(obj, key)?.ok_or_else(|| doc_err(format!("{key} is missing")))
+        self.opt_str(obj, key)?
+            .ok_or_else(|| doc_err(format!("{key} is missing")))
     }
 
     fn opt_str(&self, obj: &ObjId, key: &str) -> Result<Option<String>> {
@@ -355,7 +419,12 @@ mod tests {
             created_by: creator,
             created_at: 1_000,
         };
-        let member = Member { device: creator, name: "Ruth".into(), role: Role::Moderator, joined_at: 1_000 };
+        let member = Member {
+            device: creator,
+            name: "Ruth".into(),
+            role: Role::Moderator,
+            joined_at: 1_000,
+        };
         GroupDoc::create(&meta, &member).unwrap()
     }
 
@@ -398,8 +467,16 @@ mod tests {
         assert_eq!(doc.message(&m.id).unwrap().unwrap(), m);
 
         doc.edit_message(&m.id, "Welcome, all", 2_500).unwrap();
-        assert!(doc.set_reaction(&m.id, Reaction::Hug, true).unwrap().is_some());
-        assert!(doc.set_reaction(&m.id, Reaction::Hug, true).unwrap().is_none(), "second hug is a no-op");
+        assert!(doc
+            .set_reaction(&m.id, Reaction::Hug, true)
+            .unwrap()
+            .is_some());
+        assert!(
+            doc.set_reaction(&m.id, Reaction::Hug, true)
+                .unwrap()
+                .is_none(),
+            "second hug is a no-op"
+        );
         let got = doc.message(&m.id).unwrap().unwrap();
         assert_eq!(got.text, "Welcome, all");
         assert_eq!(got.edited_at, Some(2_500));
@@ -411,8 +488,14 @@ mod tests {
         let got = doc.message(&m.id).unwrap().unwrap();
         assert!(got.deleted);
         assert_eq!(got.text, "");
-        assert!(matches!(doc.edit_message(&m.id, "again", 4_000), Err(Error::MessageDeleted)));
-        assert!(matches!(doc.set_reaction(&m.id, Reaction::Hug, true), Err(Error::MessageDeleted)));
+        assert!(matches!(
+            doc.edit_message(&m.id, "again", 4_000),
+            Err(Error::MessageDeleted)
+        ));
+        assert!(matches!(
+            doc.set_reaction(&m.id, Reaction::Hug, true),
+            Err(Error::MessageDeleted)
+        ));
         assert_eq!(doc.message_ids().unwrap(), vec![m.id]);
     }
 
@@ -425,13 +508,28 @@ mod tests {
         doc.add_message(&m).unwrap();
         let saved = doc.save();
         let mut hers = GroupDoc::load(amina, [saved.as_slice()].into_iter()).unwrap();
-        assert!(matches!(hers.edit_message(&m.id, "x", 1), Err(Error::NotYourMessage { .. })));
-        assert!(matches!(hers.delete_message(&m.id, 1), Err(Error::NotYourMessage { .. })));
+        assert!(matches!(
+            hers.edit_message(&m.id, "x", 1),
+            Err(Error::NotYourMessage { .. })
+        ));
+        assert!(matches!(
+            hers.delete_message(&m.id, 1),
+            Err(Error::NotYourMessage { .. })
+        ));
         // Sending as someone else is refused too.
-        assert!(matches!(hers.add_message(&message(ruth, 5, "fake", 3)), Err(Error::NotYourMessage { .. })));
+        assert!(matches!(
+            hers.add_message(&message(ruth, 5, "fake", 3)),
+            Err(Error::NotYourMessage { .. })
+        ));
         // But she can react.
-        assert!(hers.set_reaction(&m.id, Reaction::SameHere, true).unwrap().is_some());
-        assert!(matches!(hers.set_reaction(&MessageId([8; 16]), Reaction::Hug, true), Err(Error::UnknownMessage { .. })));
+        assert!(hers
+            .set_reaction(&m.id, Reaction::SameHere, true)
+            .unwrap()
+            .is_some());
+        assert!(matches!(
+            hers.set_reaction(&MessageId([8; 16]), Reaction::Hug, true),
+            Err(Error::UnknownMessage { .. })
+        ));
     }
 
     #[test]
@@ -443,10 +541,23 @@ mod tests {
         doc.add_message(&m).unwrap();
         let base = doc.save();
         let mut hers = GroupDoc::load(amina, [base.as_slice()].into_iter()).unwrap();
-        let a = doc.set_reaction(&m.id, Reaction::Hug, true).unwrap().unwrap();
-        let b = hers.set_reaction(&m.id, Reaction::Hug, true).unwrap().unwrap();
-        let merged = GroupDoc::load(ruth, [base.as_slice(), a.bytes.as_slice(), b.bytes.as_slice()].into_iter()).unwrap();
-        assert_eq!(merged.message(&m.id).unwrap().unwrap().reactions[&Reaction::Hug], BTreeSet::from([ruth, amina]));
+        let a = doc
+            .set_reaction(&m.id, Reaction::Hug, true)
+            .unwrap()
+            .unwrap();
+        let b = hers
+            .set_reaction(&m.id, Reaction::Hug, true)
+            .unwrap()
+            .unwrap();
+        let merged = GroupDoc::load(
+            ruth,
+            [base.as_slice(), a.bytes.as_slice(), b.bytes.as_slice()].into_iter(),
+        )
+        .unwrap();
+        assert_eq!(
+            merged.message(&m.id).unwrap().unwrap().reactions[&Reaction::Hug],
+            BTreeSet::from([ruth, amina])
+        );
     }
 
     #[test]
@@ -456,6 +567,9 @@ mod tests {
         let mut raw = AutoCommit::new();
         raw.put(&ROOT, "v", "one").unwrap();
         let bytes = raw.save();
-        assert!(matches!(GroupDoc::load(device(1), [bytes.as_slice()].into_iter()), Err(Error::Document(_))));
+        assert!(matches!(
+            GroupDoc::load(device(1), [bytes.as_slice()].into_iter()),
+            Err(Error::Document(_))
+        ));
     }
 }

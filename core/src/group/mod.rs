@@ -50,10 +50,16 @@ pub fn parse_group_name(raw: &str) -> Result<String, InputError> {
         return Err(InputError::new("name", "a group name cannot be empty"));
     }
     if name.chars().count() > 80 {
-        return Err(InputError::new("name", "a group name can be at most 80 characters"));
+        return Err(InputError::new(
+            "name",
+            "a group name can be at most 80 characters",
+        ));
     }
     if name.chars().any(char::is_control) {
-        return Err(InputError::new("name", "a group name must be one line without control characters"));
+        return Err(InputError::new(
+            "name",
+            "a group name must be one line without control characters",
+        ));
     }
     Ok(name.to_string())
 }
@@ -75,12 +81,27 @@ impl Capacity {
 
     pub fn new(limit: Option<u32>, reason: Option<&str>) -> Result<Self, InputError> {
         let limit = limit.unwrap_or(Self::DEFAULT);
-        let reason = reason.map(str::trim).filter(|r| !r.is_empty()).map(str::to_string);
+        let reason = reason
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_string);
         if limit < Self::MIN {
-            return Err(InputError::new("capacity", format!("a group needs room for at least {} members; got {limit}", Self::MIN)));
+            return Err(InputError::new(
+                "capacity",
+                format!(
+                    "a group needs room for at least {} members; got {limit}",
+                    Self::MIN
+                ),
+            ));
         }
         if limit > Self::HARD_MAX {
-            return Err(InputError::new("capacity", format!("a group can have at most {} members; got {limit}", Self::HARD_MAX)));
+            return Err(InputError::new(
+                "capacity",
+                format!(
+                    "a group can have at most {} members; got {limit}",
+                    Self::HARD_MAX
+                ),
+            ));
         }
         if limit > Self::RESEARCH_MAX && reason.is_none() {
             return Err(InputError::new(
@@ -93,7 +114,10 @@ impl Capacity {
         }
         if let Some(r) = &reason {
             if r.chars().count() > 500 {
-                return Err(InputError::new("capacity reason", "a reason can be at most 500 characters"));
+                return Err(InputError::new(
+                    "capacity reason",
+                    "a reason can be at most 500 characters",
+                ));
             }
         }
         Ok(Capacity { limit, reason })

@@ -36,7 +36,10 @@ fn id_hash(cipher: &StoreCipher, id: &GroupId) -> [u8; 16] {
 /// Inserts a new group and returns its row id.
 pub fn insert(w: &Writer<'_>, summary: &GroupSummary) -> Result<i64, StoreError> {
     // The row id is part of the summary's associated data, so reserve it first.
-    let row: i64 = w.tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM groups", [], |r| r.get(0))?;
+    let row: i64 =
+        w.tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM groups", [], |r| {
+            r.get(0)
+        })?;
     let body = w.seal(&summary_aad(row), summary)?;
     w.tx.execute(
         "INSERT INTO groups (id, group_hash, body, doc_version) VALUES (?1, ?2, ?3, 0)",
@@ -45,7 +48,12 @@ pub fn insert(w: &Writer<'_>, summary: &GroupSummary) -> Result<i64, StoreError>
     Ok(row)
 }
 
-pub fn update(w: &Writer<'_>, row: i64, summary: &GroupSummary, doc_version: i64) -> Result<(), StoreError> {
+pub fn update(
+    w: &Writer<'_>,
+    row: i64,
+    summary: &GroupSummary,
+    doc_version: i64,
+) -> Result<(), StoreError> {
     let body = w.seal(&summary_aad(row), summary)?;
     w.tx.execute(
         "UPDATE groups SET body = ?2, doc_version = ?3 WHERE id = ?1",
@@ -55,12 +63,17 @@ pub fn update(w: &Writer<'_>, row: i64, summary: &GroupSummary, doc_version: i64
 }
 
 pub fn load(conn: &Connection, cipher: &StoreCipher, row: i64) -> Result<GroupSummary, StoreError> {
-    let body: Vec<u8> = conn.query_row("SELECT body FROM groups WHERE id = ?1", [row], |r| r.get(0))?;
+    let body: Vec<u8> =
+        conn.query_row("SELECT body FROM groups WHERE id = ?1", [row], |r| r.get(0))?;
     open_record(cipher, &summary_aad(row), &body)
 }
 
 /// Finds a group's row by id, through the keyed hash.
-pub fn find(conn: &Connection, cipher: &StoreCipher, id: &GroupId) -> Result<Option<i64>, StoreError> {
+pub fn find(
+    conn: &Connection,
+    cipher: &StoreCipher,
+    id: &GroupId,
+) -> Result<Option<i64>, StoreError> {
     Ok(conn
         .query_row(
             "SELECT id FROM groups WHERE group_hash = ?1",
@@ -71,7 +84,10 @@ pub fn find(conn: &Connection, cipher: &StoreCipher, id: &GroupId) -> Result<Opt
 }
 
 /// Every group on this device with its row id, in the order they were added.
-pub fn list(conn: &Connection, cipher: &StoreCipher) -> Result<Vec<(i64, GroupSummary)>, StoreError> {
+pub fn list(
+    conn: &Connection,
+    cipher: &StoreCipher,
+) -> Result<Vec<(i64, GroupSummary)>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT id, body FROM groups ORDER BY id")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
     let mut out = Vec::new();
@@ -83,7 +99,11 @@ pub fn list(conn: &Connection, cipher: &StoreCipher) -> Result<Vec<(i64, GroupSu
 }
 
 pub fn doc_version(conn: &Connection, row: i64) -> Result<i64, StoreError> {
-    Ok(conn.query_row("SELECT doc_version FROM groups WHERE id = ?1", [row], |r| r.get(0))?)
+    Ok(
+        conn.query_row("SELECT doc_version FROM groups WHERE id = ?1", [row], |r| {
+            r.get(0)
+        })?,
+    )
 }
 
 /// Stores one change to the group's document.
@@ -97,7 +117,11 @@ pub fn append_change(w: &Writer<'_>, row: i64, change: &[u8]) -> Result<(), Stor
 }
 
 /// The document's chunks in load order: the newest snapshot (if any), then later changes.
-pub fn load_chunks(conn: &Connection, cipher: &StoreCipher, row: i64) -> Result<Vec<Vec<u8>>, StoreError> {
+pub fn load_chunks(
+    conn: &Connection,
+    cipher: &StoreCipher,
+    row: i64,
+) -> Result<Vec<Vec<u8>>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT body FROM doc_chunks
          WHERE group_id = ?1
@@ -121,6 +145,9 @@ pub fn compact(w: &Writer<'_>, row: i64, snapshot: &[u8]) -> Result<(), StoreErr
         params![row, body],
     )?;
     let snapshot_id = w.tx.last_insert_rowid();
-    w.tx.execute("DELETE FROM doc_chunks WHERE group_id = ?1 AND id < ?2", params![row, snapshot_id])?;
+    w.tx.execute(
+        "DELETE FROM doc_chunks WHERE group_id = ?1 AND id < ?2",
+        params![row, snapshot_id],
+    )?;
     Ok(())
 }

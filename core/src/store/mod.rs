@@ -14,10 +14,14 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{
+    params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+};
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::crypto::{random_bytes, KdfParams, KeySlot, SecretKey, SlotKind, StoreCipher, StoreSecret};
+use crate::crypto::{
+    random_bytes, KdfParams, KeySlot, SecretKey, SlotKind, StoreCipher, StoreSecret,
+};
 use crate::error::StoreError;
 
 /// `PRAGMA application_id` of every Hearth store ("HRTH"), to tell it from other SQLite files.
@@ -52,15 +56,22 @@ impl Store {
         E: From<StoreError>,
     {
         if path.exists() {
-            return Err(StoreError::AlreadyExists { path: path.to_path_buf() }.into());
+            return Err(StoreError::AlreadyExists {
+                path: path.to_path_buf(),
+            }
+            .into());
         }
         let suffix: [u8; 6] = random_bytes().map_err(StoreError::from)?;
         let tmp = path.with_extension(format!("creating-{}", crate::identity::hex_lower(&suffix)));
         let result = (|| {
             let data_key = SecretKey::random().map_err(StoreError::from)?;
             let slot = KeySlot::wrap(secret, &data_key).map_err(StoreError::from)?;
-            let mut conn = connect(&tmp, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)?;
-            conn.pragma_update(None, "application_id", APPLICATION_ID).map_err(StoreError::from)?;
+            let mut conn = connect(
+                &tmp,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+            )?;
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .map_err(StoreError::from)?;
             configure(&conn)?;
             migrate(&mut conn, &tmp)?;
             let cipher = StoreCipher::new(&data_key);
@@ -69,7 +80,10 @@ impl Store {
                     .transaction_with_behavior(TransactionBehavior::Immediate)
                     .map_err(StoreError::from)?;
                 insert_slot(&tx, &slot)?;
-                let writer = Writer { tx, cipher: &cipher };
+                let writer = Writer {
+                    tx,
+                    cipher: &cipher,
+                };
                 init(&writer)?;
                 writer.tx.commit().map_err(StoreError::from)?;
             }
@@ -95,27 +109,37 @@ impl Store {
         // The secret is checked on the read-write connection before anything is written. A
         // read-only connection would leave `-wal`/`-shm` files behind on a failed open; a
         // read-write one that only reads removes them again when it closes.
-        let mut conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(|e| with_path(e, path))?;
+        let mut conn =
+            connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(|e| with_path(e, path))?;
         let data_key = {
             let version: i64 = conn
                 .pragma_query_value(None, "user_version", |r| r.get(0))
                 .map_err(|e| with_path(e.into(), path))?;
             if version > SCHEMA_VERSION {
-                return Err(StoreError::TooNew { found: version, supported: SCHEMA_VERSION });
+                return Err(StoreError::TooNew {
+                    found: version,
+                    supported: SCHEMA_VERSION,
+                });
             }
             let slots = read_slots(&conn).map_err(|e| with_path(e, path))?;
-            let slot = slots.iter().find(|s| s.kind == secret.kind()).ok_or_else(|| {
-                StoreError::NoSuchSlot {
+            let slot = slots
+                .iter()
+                .find(|s| s.kind == secret.kind())
+                .ok_or_else(|| StoreError::NoSuchSlot {
                     given: secret.kind(),
                     available: slots.iter().map(|s| s.kind).collect(),
-                }
-            })?;
-            slot.unwrap(secret)
-                .map_err(|_| StoreError::WrongSecret { kind: secret.kind() })?
+                })?;
+            slot.unwrap(secret).map_err(|_| StoreError::WrongSecret {
+                kind: secret.kind(),
+            })?
         };
         configure(&conn).map_err(|e| with_path(e, path))?;
         migrate(&mut conn, path)?;
-        Ok(Store { conn, cipher: StoreCipher::new(&data_key), path: path.to_path_buf() })
+        Ok(Store {
+            conn,
+            cipher: StoreCipher::new(&data_key),
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -140,22 +164,36 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| with_path(e.into(), &self.path))?;
-        let writer = Writer { tx, cipher: &self.cipher };
+        let writer = Writer {
+            tx,
+            cipher: &self.cipher,
+        };
         let value = f(&writer)?;
-        writer.tx.commit().map_err(|e| with_path(e.into(), &self.path))?;
+        writer
+            .tx
+            .commit()
+            .map_err(|e| with_path(e.into(), &self.path))?;
         Ok(value)
     }
 
     /// Adds (or replaces) a way of opening this store, e.g. a passphrase beside the raw key.
-    pub fn set_key_slot(&mut self, secret: &StoreSecret, data_key_check: &StoreSecret) -> Result<(), StoreError> {
+    pub fn set_key_slot(
+        &mut self,
+        secret: &StoreSecret,
+        data_key_check: &StoreSecret,
+    ) -> Result<(), StoreError> {
         let slots = read_slots(&self.conn)?;
         let existing = slots
             .iter()
             .find(|s| s.kind == data_key_check.kind())
-            .ok_or(StoreError::WrongSecret { kind: data_key_check.kind() })?;
+            .ok_or(StoreError::WrongSecret {
+                kind: data_key_check.kind(),
+            })?;
         let data_key = existing
             .unwrap(data_key_check)
-            .map_err(|_| StoreError::WrongSecret { kind: data_key_check.kind() })?;
+            .map_err(|_| StoreError::WrongSecret {
+                kind: data_key_check.kind(),
+            })?;
         let slot = KeySlot::wrap(secret, &data_key)?;
         self.write(|w| insert_slot(&w.tx, &slot))
     }
@@ -173,7 +211,11 @@ impl Writer<'_> {
     }
 }
 
-pub fn seal_record<T: Serialize>(cipher: &StoreCipher, aad: &[u8], value: &T) -> Result<Vec<u8>, StoreError> {
+pub fn seal_record<T: Serialize>(
+    cipher: &StoreCipher,
+    aad: &[u8],
+    value: &T,
+) -> Result<Vec<u8>, StoreError> {
     let mut plain = Vec::new();
     ciborium::into_writer(value, &mut plain).map_err(|e| StoreError::Decode {
         what: String::from_utf8_lossy(aad).into_owned(),
@@ -182,7 +224,11 @@ pub fn seal_record<T: Serialize>(cipher: &StoreCipher, aad: &[u8], value: &T) ->
     Ok(cipher.seal(aad, &plain)?)
 }
 
-pub fn open_record<T: DeserializeOwned>(cipher: &StoreCipher, aad: &[u8], sealed: &[u8]) -> Result<T, StoreError> {
+pub fn open_record<T: DeserializeOwned>(
+    cipher: &StoreCipher,
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<T, StoreError> {
     let plain = cipher.open(aad, sealed)?;
     ciborium::from_reader(plain.as_slice()).map_err(|e| StoreError::Decode {
         what: String::from_utf8_lossy(aad).into_owned(),
@@ -192,7 +238,10 @@ pub fn open_record<T: DeserializeOwned>(cipher: &StoreCipher, aad: &[u8], sealed
 
 fn with_path(e: StoreError, path: &Path) -> StoreError {
     match e {
-        StoreError::Corrupt { detail, .. } => StoreError::Corrupt { path: path.to_path_buf(), detail },
+        StoreError::Corrupt { detail, .. } => StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail,
+        },
         other => other,
     }
 }
@@ -206,9 +255,9 @@ fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
 fn configure(conn: &Connection) -> Result<(), StoreError> {
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Sqlite(rusqlite::Error::InvalidParameterName(format!(
-            "journal_mode stayed {mode}"
-        ))));
+        return Err(StoreError::Sqlite(rusqlite::Error::InvalidParameterName(
+            format!("journal_mode stayed {mode}"),
+        )));
     }
     // FULL: a commit is on stable storage when it returns (a phone's battery can die any time).
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -219,11 +268,15 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if current > SCHEMA_VERSION {
-        return Err(StoreError::TooNew { found: current, supported: SCHEMA_VERSION });
+        return Err(StoreError::TooNew {
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute_batch(sql).map_err(|e| with_path(e.into(), path))?;
+        tx.execute_batch(sql)
+            .map_err(|e| with_path(e.into(), path))?;
         tx.pragma_update(None, "user_version", index as i64 + 1)?;
         tx.commit()?;
     }
@@ -233,11 +286,16 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 /// Cheap checks before SQLite touches the file: it exists, it is SQLite, it is Hearth's, and it
 /// is as long as its header says (a truncated copy is caught here, not on some later read).
 fn check_file(path: &Path) -> Result<(), StoreError> {
-    let not_hearth = |reason: &str| StoreError::NotAHearthStore { path: path.to_path_buf(), reason: reason.into() };
+    let not_hearth = |reason: &str| StoreError::NotAHearthStore {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    };
     let mut file = match fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(StoreError::NotFound { path: path.to_path_buf() })
+            return Err(StoreError::NotFound {
+                path: path.to_path_buf(),
+            })
         }
         Err(e) => return Err(e.into()),
     };
@@ -254,7 +312,10 @@ fn check_file(path: &Path) -> Result<(), StoreError> {
         return if len == 0 {
             Err(not_hearth("the file is empty"))
         } else if header[..read].starts_with(&b"SQLite format 3\0"[..read.min(16)]) {
-            Err(StoreError::Corrupt { path: path.to_path_buf(), detail: format!("file is truncated to {len} bytes") })
+            Err(StoreError::Corrupt {
+                path: path.to_path_buf(),
+                detail: format!("file is truncated to {len} bytes"),
+            })
         } else {
             Err(not_hearth("it is not an SQLite database"))
         };
@@ -264,7 +325,9 @@ fn check_file(path: &Path) -> Result<(), StoreError> {
     }
     let app_id = i32::from_be_bytes([header[68], header[69], header[70], header[71]]);
     if app_id != APPLICATION_ID {
-        return Err(not_hearth("it is an SQLite database of another application"));
+        return Err(not_hearth(
+            "it is an SQLite database of another application",
+        ));
     }
     let page_size = match u16::from_be_bytes([header[16], header[17]]) {
         1 => 65536u64,
@@ -276,7 +339,10 @@ fn check_file(path: &Path) -> Result<(), StoreError> {
     if valid_for == change_counter && page_count > 0 && len < page_count * page_size {
         return Err(StoreError::Corrupt {
             path: path.to_path_buf(),
-            detail: format!("file is {len} bytes but its header describes {} bytes; it was truncated", page_count * page_size),
+            detail: format!(
+                "file is {len} bytes but its header describes {} bytes; it was truncated",
+                page_count * page_size
+            ),
         });
     }
     Ok(())
@@ -322,7 +388,13 @@ fn read_slots(conn: &Connection) -> Result<Vec<KeySlot>, StoreError> {
 
 fn insert_slot(tx: &Transaction<'_>, slot: &KeySlot) -> Result<(), StoreError> {
     let (alg, mem, it, par, salt) = match &slot.kdf {
-        Some(k) => (k.algorithm.as_str(), k.memory_kib as i64, k.iterations as i64, k.parallelism as i64, k.salt.clone()),
+        Some(k) => (
+            k.algorithm.as_str(),
+            k.memory_kib as i64,
+            k.iterations as i64,
+            k.parallelism as i64,
+            k.salt.clone(),
+        ),
         None => ("", 0, 0, 0, Vec::new()),
     };
     tx.execute(
@@ -371,7 +443,11 @@ mod tests {
                 let e = e.unwrap();
                 let bytes = fs::read(e.path()).unwrap();
                 let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
-                (e.file_name().to_string_lossy().into_owned(), bytes.len(), crate::identity::hex_lower(digest.as_ref()))
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    bytes.len(),
+                    crate::identity::hex_lower(digest.as_ref()),
+                )
             })
             .collect();
         out.sort();
@@ -380,7 +456,10 @@ mod tests {
 
     fn new_store(dir: &Path) -> PathBuf {
         let path = dir.join("hearth.db");
-        Store::create::<StoreError>(&path, &key(1), |_| Ok(())).unwrap().close().unwrap();
+        Store::create::<StoreError>(&path, &key(1), |_| Ok(()))
+            .unwrap()
+            .close()
+            .unwrap();
         path
     }
 
@@ -389,13 +468,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = new_store(dir.path());
         let store = Store::open(&path, &key(1)).unwrap();
-        let v: i64 = store.conn().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let v: i64 = store
+            .conn()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
-        let mode: String = store.conn().pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        let mode: String = store
+            .conn()
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
         assert_eq!(mode, "wal");
         store.close().unwrap();
         // Nothing but the store itself is left behind.
-        let names: Vec<_> = snapshot(dir.path()).into_iter().map(|(n, _, _)| n).collect();
+        let names: Vec<_> = snapshot(dir.path())
+            .into_iter()
+            .map(|(n, _, _)| n)
+            .collect();
         assert_eq!(names, vec!["hearth.db".to_string()]);
     }
 
@@ -403,7 +491,9 @@ mod tests {
     fn refuses_to_create_over_an_existing_store() {
         let dir = tempfile::tempdir().unwrap();
         let path = new_store(dir.path());
-        let err = Store::create::<StoreError>(&path, &key(1), |_| Ok(())).err().unwrap();
+        let err = Store::create::<StoreError>(&path, &key(1), |_| Ok(()))
+            .err()
+            .unwrap();
         assert!(matches!(err, StoreError::AlreadyExists { .. }));
     }
 
@@ -411,7 +501,9 @@ mod tests {
     fn failed_init_leaves_nothing_behind() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hearth.db");
-        let err = Store::create::<StoreError>(&path, &key(1), |_| Err(StoreError::Busy)).err().unwrap();
+        let err = Store::create::<StoreError>(&path, &key(1), |_| Err(StoreError::Busy))
+            .err()
+            .unwrap();
         assert!(matches!(err, StoreError::Busy));
         assert!(snapshot(dir.path()).is_empty());
     }
@@ -422,9 +514,19 @@ mod tests {
         let path = new_store(dir.path());
         let before = snapshot(dir.path());
         let err = Store::open(&path, &key(2)).err().unwrap();
-        assert!(matches!(err, StoreError::WrongSecret { kind: SlotKind::RawKey }), "{err}");
+        assert!(
+            matches!(
+                err,
+                StoreError::WrongSecret {
+                    kind: SlotKind::RawKey
+                }
+            ),
+            "{err}"
+        );
         assert_eq!(err.to_string(), "wrong key: it does not open this store");
-        let err = Store::open(&path, &StoreSecret::Passphrase("a passphrase".into())).err().unwrap();
+        let err = Store::open(&path, &StoreSecret::Passphrase("a passphrase".into()))
+            .err()
+            .unwrap();
         assert!(matches!(err, StoreError::NoSuchSlot { .. }), "{err}");
         assert_eq!(snapshot(dir.path()), before);
     }
@@ -436,10 +538,20 @@ mod tests {
         let bytes = fs::read(&path).unwrap();
 
         let cases: Vec<(&str, Vec<u8>, fn(&StoreError) -> bool)> = vec![
-            ("empty", vec![], |e| matches!(e, StoreError::NotAHearthStore { .. })),
-            ("text", b"hello, this is not a database at all".repeat(10), |e| matches!(e, StoreError::NotAHearthStore { .. })),
-            ("half", bytes[..bytes.len() / 2].to_vec(), |e| matches!(e, StoreError::Corrupt { .. })),
-            ("header", bytes[..50].to_vec(), |e| matches!(e, StoreError::Corrupt { .. })),
+            ("empty", vec![], |e| {
+                matches!(e, StoreError::NotAHearthStore { .. })
+            }),
+            (
+                "text",
+                b"hello, this is not a database at all".repeat(10),
+                |e| matches!(e, StoreError::NotAHearthStore { .. }),
+            ),
+            ("half", bytes[..bytes.len() / 2].to_vec(), |e| {
+                matches!(e, StoreError::Corrupt { .. })
+            }),
+            ("header", bytes[..50].to_vec(), |e| {
+                matches!(e, StoreError::Corrupt { .. })
+            }),
         ];
         for (name, content, expected) in cases {
             let p = dir.path().join(format!("{name}.db"));
@@ -451,13 +563,18 @@ mod tests {
 
         // Another application's SQLite database.
         let other = dir.path().join("other.db");
-        Connection::open(&other).unwrap().execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
+        Connection::open(&other)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x INTEGER)")
+            .unwrap();
         let content = fs::read(&other).unwrap();
         let err = Store::open(&other, &key(1)).err().unwrap();
         assert!(matches!(err, StoreError::NotAHearthStore { .. }), "{err}");
         assert_eq!(fs::read(&other).unwrap(), content);
 
-        let err = Store::open(&dir.path().join("missing.db"), &key(1)).err().unwrap();
+        let err = Store::open(&dir.path().join("missing.db"), &key(1))
+            .err()
+            .unwrap();
         assert!(matches!(err, StoreError::NotFound { .. }));
     }
 
