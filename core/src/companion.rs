@@ -237,30 +237,7 @@ impl Companion {
 
     /// Resolves what a person typed: a group id, or a name (exact, then ignoring case).
     pub fn find_group(&self, id_or_name: &str) -> Result<GroupInfo> {
-        let all = self.groups()?;
-        if let Some(id) = GroupId::parse(id_or_name) {
-            if let Some(g) = all.iter().find(|g| g.id == id) {
-                return Ok(g.clone());
-            }
-        }
-        let wanted = id_or_name.trim();
-        let mut matches: Vec<&GroupInfo> = all.iter().filter(|g| g.name == wanted).collect();
-        if matches.is_empty() {
-            matches = all
-                .iter()
-                .filter(|g| g.name.to_lowercase() == wanted.to_lowercase())
-                .collect();
-        }
-        match matches.as_slice() {
-            [one] => Ok((*one).clone()),
-            [] => Err(Error::UnknownGroup {
-                given: id_or_name.to_string(),
-            }),
-            many => Err(Error::AmbiguousGroup {
-                given: id_or_name.to_string(),
-                count: many.len(),
-            }),
-        }
+        resolve_group(self.groups()?, id_or_name)
     }
 
     /// Sends one message. Returns once it is durably stored; it shows as pending until synced.
@@ -536,6 +513,35 @@ impl GroupWrite<'_, '_> {
     }
 }
 
+/// Picks the group `id_or_name` means: the group with that id, else the one with exactly that
+/// name, else the one whose name matches ignoring case. Two groups with one name (possible once
+/// groups sync from several moderators) are ambiguous rather than a guess.
+fn resolve_group(all: Vec<GroupInfo>, id_or_name: &str) -> Result<GroupInfo> {
+    if let Some(id) = GroupId::parse(id_or_name) {
+        if let Some(g) = all.iter().find(|g| g.id == id) {
+            return Ok(g.clone());
+        }
+    }
+    let wanted = id_or_name.trim();
+    let mut matches: Vec<&GroupInfo> = all.iter().filter(|g| g.name == wanted).collect();
+    if matches.is_empty() {
+        matches = all
+            .iter()
+            .filter(|g| g.name.to_lowercase() == wanted.to_lowercase())
+            .collect();
+    }
+    match matches.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(Error::UnknownGroup {
+            given: id_or_name.to_string(),
+        }),
+        many => Err(Error::AmbiguousGroup {
+            given: id_or_name.to_string(),
+            count: many.len(),
+        }),
+    }
+}
+
 fn info(s: &GroupSummary) -> GroupInfo {
     GroupInfo {
         id: s.meta.id,
@@ -735,6 +741,47 @@ mod tests {
         let names: Vec<_> = c.groups().unwrap().into_iter().map(|g| g.name).collect();
         assert_eq!(names, ["Due in March", "Loss support"]);
         assert!(matches!(c.timeline(&a.id, None, 0), Err(Error::Input(_))));
+    }
+
+    #[test]
+    fn a_name_two_groups_share_is_ambiguous() {
+        let group = |id: u8, name: &str| GroupInfo {
+            id: GroupId([id; 16]),
+            name: name.into(),
+            capacity: 30,
+            capacity_reason: None,
+            member_count: 1,
+        };
+        let all = vec![
+            group(1, "March"),
+            group(2, "March"),
+            group(3, "march"),
+            group(4, "April"),
+        ];
+        let err = resolve_group(all.clone(), "March").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "2 groups are called \"March\"; use the group id instead"
+        );
+        assert_eq!(
+            resolve_group(all.clone(), &GroupId([2; 16]).to_hex())
+                .unwrap()
+                .id,
+            GroupId([2; 16])
+        );
+        // An exact match wins over one that only matches ignoring case.
+        assert_eq!(
+            resolve_group(all.clone(), "march").unwrap().id,
+            GroupId([3; 16])
+        );
+        assert_eq!(
+            resolve_group(all.clone(), " april ").unwrap().id,
+            GroupId([4; 16])
+        );
+        assert!(matches!(
+            resolve_group(all, "MARCH"),
+            Err(Error::AmbiguousGroup { count: 3, .. })
+        ));
     }
 
     #[test]

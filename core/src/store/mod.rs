@@ -1,9 +1,9 @@
 //! The encrypted local store: one SQLite file per profile.
 //!
 //! Invariants:
-//! - Nothing is written before the secret has been checked: opening verifies the key slot
-//!   before any pragma or migration runs, so a wrong key, a foreign file or a damaged file leaves every
-//!   byte on disk as it was.
+//! - Nothing is touched before the secret has been checked: opening verifies the key slot
+//!   through a lock-free read of the main file before any connection that could write exists,
+//!   so a wrong key, a foreign file or a damaged file leaves every byte on disk as it was.
 //! - A new store is built under a temporary name and renamed into place only when complete, so
 //!   a crash during `init` never leaves a half-made store behind.
 //! - Every write is one `BEGIN IMMEDIATE` transaction with `synchronous=FULL` in WAL mode: when
@@ -106,33 +106,9 @@ impl Store {
     /// file is not a (healthy) Hearth store.
     pub fn open(path: &Path, secret: &StoreSecret) -> Result<Store, StoreError> {
         check_file(path)?;
-        // The secret is checked on the read-write connection before anything is written. A
-        // read-only connection would leave `-wal`/`-shm` files behind on a failed open; a
-        // read-write one that only reads removes them again when it closes.
+        let data_key = unlock(path, secret)?;
         let mut conn =
             connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(|e| with_path(e, path))?;
-        let data_key = {
-            let version: i64 = conn
-                .pragma_query_value(None, "user_version", |r| r.get(0))
-                .map_err(|e| with_path(e.into(), path))?;
-            if version > SCHEMA_VERSION {
-                return Err(StoreError::TooNew {
-                    found: version,
-                    supported: SCHEMA_VERSION,
-                });
-            }
-            let slots = read_slots(&conn).map_err(|e| with_path(e, path))?;
-            let slot = slots
-                .iter()
-                .find(|s| s.kind == secret.kind())
-                .ok_or_else(|| StoreError::NoSuchSlot {
-                    given: secret.kind(),
-                    available: slots.iter().map(|s| s.kind).collect(),
-                })?;
-            slot.unwrap(secret).map_err(|_| StoreError::WrongSecret {
-                kind: secret.kind(),
-            })?
-        };
         configure(&conn).map_err(|e| with_path(e, path))?;
         migrate(&mut conn, path)?;
         Ok(Store {
@@ -195,7 +171,14 @@ impl Store {
                 kind: data_key_check.kind(),
             })?;
         let slot = KeySlot::wrap(secret, &data_key)?;
-        self.write(|w| insert_slot(&w.tx, &slot))
+        self.write(|w| insert_slot(&w.tx, &slot))?;
+        // `unlock` reads slots from the main file only, so fold the change in now. If this
+        // cannot finish (a reader holds the WAL, or the device dies first), the slots already
+        // in the main file still open the store, and the next checkpoint completes it.
+        let _busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        Ok(())
     }
 
     /// Closes the connection, checkpointing the WAL back into the main file.
@@ -250,6 +233,54 @@ fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(conn)
+}
+
+/// Checks `secret` against the store's key slots and returns the data key, without changing a
+/// byte on disk. The slots are read from the main database file through an `immutable`
+/// connection: it takes no locks and neither reads nor creates the WAL or its shared-memory
+/// index, so even a store left mid-write by a crash is untouched by a wrong secret. This is
+/// sound because slots reach the main file as soon as they change (see `set_key_slot`) and
+/// the data key they wrap never changes.
+fn unlock(path: &Path, secret: &StoreSecret) -> Result<SecretKey, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(immutable_uri(path), flags)
+        .map_err(|e| with_path(e.into(), path))?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| with_path(e.into(), path))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let slots = read_slots(&conn).map_err(|e| with_path(e, path))?;
+    let slot = slots
+        .iter()
+        .find(|s| s.kind == secret.kind())
+        .ok_or_else(|| StoreError::NoSuchSlot {
+            given: secret.kind(),
+            available: slots.iter().map(|s| s.kind).collect(),
+        })?;
+    slot.unwrap(secret).map_err(|_| StoreError::WrongSecret {
+        kind: secret.kind(),
+    })
+}
+
+/// `file:` URI for `path` with `immutable=1`, percent-encoding everything but unreserved bytes.
+fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
 }
 
 fn configure(conn: &Connection) -> Result<(), StoreError> {
@@ -588,5 +619,30 @@ mod tests {
         store.close().unwrap();
         Store::open(&path, &pass).unwrap().close().unwrap();
         Store::open(&path, &key(1)).unwrap().close().unwrap();
+    }
+
+    #[test]
+    fn a_new_slot_opens_at_once_even_from_an_awkward_path_while_another_handle_is_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let awkward = dir.path().join("a b?c#d%e&f=g");
+        fs::create_dir(&awkward).unwrap();
+        let path = awkward.join("hearth.db");
+        let mut store = Store::create::<StoreError>(&path, &key(1), |_| Ok(())).unwrap();
+        let passphrase = StoreSecret::Passphrase("a long passphrase".into());
+        store.set_key_slot(&passphrase, &key(1)).unwrap();
+        // `store` is still open; the new slot is already in the main file.
+        let second = Store::open(&path, &passphrase).unwrap();
+        assert_eq!(
+            second.cipher().index_hash("t", b"x"),
+            store.cipher().index_hash("t", b"x")
+        );
+        assert!(matches!(
+            Store::open(&path, &StoreSecret::Passphrase("another passphrase".into())),
+            Err(StoreError::WrongSecret { .. })
+        ));
+        assert!(matches!(
+            store.set_key_slot(&key(3), &key(2)),
+            Err(StoreError::WrongSecret { .. })
+        ));
     }
 }
