@@ -21,7 +21,7 @@ use crate::group::storage::{self, GroupSummary};
 use crate::group::{parse_group_name, Capacity, GroupDoc, GroupId, GroupMeta, Member};
 use crate::identity::{DeviceId, DeviceKeys, Pseudonym, Role};
 use crate::message::{next_stamp, MessageId, MessageRecord, MessageText, Reaction, SortKey};
-use crate::outbox;
+use crate::outbox::Outbox;
 use crate::profile::{self, Profile};
 use crate::store::{Store, Writer};
 use crate::timeline::{self, DeliveryState, Update};
@@ -204,16 +204,16 @@ impl Companion {
             joined_at: now,
         };
         let (doc, change) = GroupDoc::create(&meta, &creator)?;
-        let summary = GroupSummary {
+        let mut summary = GroupSummary {
             meta,
             members: vec![creator],
             max_stamp: 0,
+            outbox: Outbox::default(),
         };
+        summary.outbox.record(change.seq)?;
         let row = self.store.write(|w| {
             let row = storage::insert(w, &summary)?;
             storage::append_change(w, row, &change.bytes)?;
-            outbox::push(w, row, &change, Vec::new())?;
-            storage::update(w, row, &summary, 1)?;
             Ok::<_, Error>(row)
         })?;
         self.docs.insert(
@@ -280,11 +280,11 @@ impl Companion {
                 };
                 g.summary.max_stamp = record.stamp;
                 let change = g.doc.add_message(&record)?;
-                g.record(&change, vec![record.sort_key()])?;
+                g.record(&change)?;
                 ids.push(record.id);
                 updates.push(Update {
                     record,
-                    state: Some(DeliveryState::Pending),
+                    local_seq: Some(change.seq),
                 });
             }
             timeline::apply(g.w, g.row, updates)?;
@@ -362,7 +362,7 @@ impl Companion {
                         mine: devices.contains(&me),
                     })
                     .collect(),
-                state: e.state(),
+                state: e.state(&summary.outbox),
             })
             .collect();
         let older = if more {
@@ -373,10 +373,24 @@ impl Companion {
         Ok(TimelinePage { items, older })
     }
 
-    /// The changes waiting for the relay, per group (what the sync engine will send).
-    pub fn outbox_len(&self, group: &GroupId) -> Result<usize> {
+    /// This device's changes to `group` that the relay has not acknowledged yet.
+    pub fn outbox(&self, group: &GroupId) -> Result<Outbox> {
         let row = self.group_row(group)?;
-        Ok(outbox::pending(self.store.conn(), self.store.cipher(), row)?.len())
+        Ok(storage::load(self.store.conn(), self.store.cipher(), row)?.outbox)
+    }
+
+    /// Records that the relay acknowledged this device's changes to `group` up to `seq`: the
+    /// messages they created turn from pending to sent. Called by the sync engine.
+    #[allow(dead_code)] // the sync engine is its caller; until then, only tests
+    pub(crate) fn acknowledge(&mut self, group: &GroupId, seq: u64) -> Result<()> {
+        let row = self.group_row(group)?;
+        self.store.write(|w| {
+            let mut summary = storage::load(&w.tx, w.cipher, row)?;
+            summary.outbox.acknowledge(seq)?;
+            let version = storage::doc_version(&w.tx, row)?;
+            storage::update(w, row, &summary, version)?;
+            Ok::<_, Error>(())
+        })
     }
 
     fn require(&self, role: Role, action: &'static str, allowed: &'static str) -> Result<()> {
@@ -412,13 +426,13 @@ impl Companion {
                     .doc
                     .message(id)?
                     .ok_or_else(|| Error::UnknownMessage { id: id.to_hex() })?;
-                g.record(&change, Vec::new())?;
+                g.record(&change)?;
                 timeline::apply(
                     g.w,
                     row,
                     vec![Update {
                         record,
-                        state: None,
+                        local_seq: None,
                     }],
                 )?;
             }
@@ -488,6 +502,8 @@ impl Companion {
         })?;
         if compacted {
             cached.changes_since_snapshot = 0;
+            // The old snapshot and changes are now free pages; give them back to the phone.
+            self.store.reclaim_free_pages()?;
         }
         Ok(cached)
     }
@@ -504,10 +520,10 @@ struct GroupWrite<'a, 'w> {
 }
 
 impl GroupWrite<'_, '_> {
-    /// Stores a local change with its outbox entry, in this transaction.
-    fn record(&mut self, change: &LocalChange, messages: Vec<SortKey>) -> Result<()> {
+    /// Stores a local change and counts it into the outbox, in this transaction.
+    fn record(&mut self, change: &LocalChange) -> Result<()> {
         storage::append_change(self.w, self.row, &change.bytes)?;
-        outbox::push(self.w, self.row, change, messages)?;
+        self.summary.outbox.record(change.seq)?;
         self.changes += 1;
         Ok(())
     }
@@ -618,12 +634,16 @@ mod tests {
         assert_eq!(texts(&older), ["message 0", "message 1"]);
         assert_eq!(older.older, None);
         // The group's creation and five messages wait for the relay, numbered 1..=6 per author.
-        let row = c.group_row(&g.id).unwrap();
-        let pending = outbox::pending(c.store.conn(), c.store.cipher(), row).unwrap();
-        assert_eq!(
-            pending.iter().map(|p| p.seq).collect::<Vec<_>>(),
-            [1, 2, 3, 4, 5, 6]
-        );
+        assert_eq!(c.outbox(&g.id).unwrap().pending(), 1..=6);
+        // The relay acknowledges the creation and the first three messages.
+        c.acknowledge(&g.id, 4).unwrap();
+        c.acknowledge(&g.id, 2).unwrap(); // a late duplicate changes nothing
+        let all = c.timeline(&g.id, None, 10).unwrap();
+        let states: Vec<_> = all.items.iter().map(|i| i.state).collect();
+        use DeliveryState::{Pending, Sent};
+        assert_eq!(states, [Sent, Sent, Sent, Pending, Pending]);
+        assert!(c.acknowledge(&g.id, 7).is_err(), "no change 7 exists");
+        assert_eq!(c.outbox(&g.id).unwrap().pending(), 5..=6);
     }
 
     #[test]
@@ -700,7 +720,11 @@ mod tests {
         let err = c.send_many(&g.id, &["ok", ""]).unwrap_err().to_string();
         assert!(err.contains("message 2 of 2"), "{err}");
         assert!(c.timeline(&g.id, None, 10).unwrap().items.is_empty());
-        assert_eq!(c.outbox_len(&g.id).unwrap(), 1, "only the group's creation");
+        assert_eq!(
+            c.outbox(&g.id).unwrap().len(),
+            1,
+            "only the group's creation"
+        );
     }
 
     #[test]

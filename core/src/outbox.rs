@@ -1,64 +1,97 @@
-//! The outbox: local changes the relay has not acknowledged yet, oldest first.
+//! The outbox: this device's changes to a group that the relay has not acknowledged yet.
 //!
-//! A change enters the outbox in the same transaction that stores it, so a message the screen
-//! shows as pending is always on its way: a crash or a kill cannot separate the two. The sync
-//! engine batches outbox changes into signed envelopes and removes them once acknowledged; the
-//! messages they carry then turn from pending to sent.
+//! The Automerge actor of every change is the device key, and Automerge numbers one actor's
+//! changes 1, 2, 3, … per document. So the outbox is a range, not a queue: the changes
+//! `acked_seq + 1 ..= local_seq`. Both counters live in the group's sealed summary and move in
+//! the same transaction as the change itself, so a message the screen shows as pending is
+//! always on its way — a crash or a kill cannot separate the two — and an outbox entry costs no
+//! bytes beyond the change, which the document stores anyway.
+//!
+//! A message is pending while the change that created it is in the range. The sync engine
+//! sends the range's changes in signed envelopes and, when the relay acknowledges them, moves
+//! `acked_seq` forward: every message up to it turns from pending to sent at once, without
+//! rewriting a timeline block. (device, seq) names a change everywhere, which is what makes
+//! resending after an interrupted sync idempotent.
 
-use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::StoreCipher;
-use crate::error::StoreError;
-use crate::group::doc::LocalChange;
-use crate::message::SortKey;
-use crate::store::{open_record, Writer};
+use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutboxItem {
-    /// Hash of the Automerge change (its bytes stay in the document).
-    #[serde(with = "serde_bytes")]
-    pub change_hash: [u8; 32],
-    /// The change's per-author sequence number in this group.
-    pub seq: u64,
-    /// Messages this change created, whose state follows the change's delivery.
-    pub messages: Vec<SortKey>,
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outbox {
+    /// Sequence number of this device's newest change to the group (0: none yet).
+    pub local_seq: u64,
+    /// Every change up to and including this one has been acknowledged by the relay.
+    pub acked_seq: u64,
 }
 
-fn aad(group_row: i64) -> Vec<u8> {
-    format!("outbox/{group_row}").into_bytes()
+impl Outbox {
+    /// The sequence numbers waiting for the relay, oldest first.
+    pub fn pending(&self) -> std::ops::RangeInclusive<u64> {
+        self.acked_seq + 1..=self.local_seq
+    }
+
+    pub fn len(&self) -> usize {
+        (self.local_seq - self.acked_seq) as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the local change `seq` is still waiting (0 means "not a local change").
+    pub fn is_pending(&self, seq: u64) -> bool {
+        seq > self.acked_seq
+    }
+
+    /// Records a new local change. Sequence numbers must follow on without gaps; anything else
+    /// means the document and the summary disagree, and nothing is written.
+    pub fn record(&mut self, seq: u64) -> Result<()> {
+        if seq != self.local_seq + 1 {
+            return Err(Error::Document(format!(
+                "local change {seq} does not follow change {} of this device",
+                self.local_seq
+            )));
+        }
+        self.local_seq = seq;
+        Ok(())
+    }
+
+    /// The relay has acknowledged every change up to `seq`. Repeated or older acknowledgements
+    /// change nothing (the network may deliver them twice or late); acknowledging a change
+    /// this device never made is an error.
+    pub fn acknowledge(&mut self, seq: u64) -> Result<()> {
+        if seq > self.local_seq {
+            return Err(Error::Document(format!(
+                "acknowledgement of change {seq}, but this device has made only {}",
+                self.local_seq
+            )));
+        }
+        self.acked_seq = self.acked_seq.max(seq);
+        Ok(())
+    }
 }
 
-pub fn push(
-    w: &Writer<'_>,
-    group_row: i64,
-    change: &LocalChange,
-    messages: Vec<SortKey>,
-) -> Result<(), StoreError> {
-    let body = w.seal(
-        &aad(group_row),
-        &OutboxItem {
-            change_hash: change.hash,
-            seq: change.seq,
-            messages,
-        },
-    )?;
-    w.tx.execute(
-        "INSERT INTO outbox (group_id, body) VALUES (?1, ?2)",
-        params![group_row, body],
-    )?;
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The group's unacknowledged changes, oldest first.
-pub fn pending(
-    conn: &Connection,
-    cipher: &StoreCipher,
-    group_row: i64,
-) -> Result<Vec<OutboxItem>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT body FROM outbox WHERE group_id = ?1 ORDER BY id")?;
-    let rows = stmt.query_map([group_row], |r| r.get::<_, Vec<u8>>(0))?;
-    let aad = aad(group_row);
-    rows.map(|body| open_record(cipher, &aad, &body?)).collect()
+    #[test]
+    fn the_outbox_is_the_unacknowledged_range() {
+        let mut o = Outbox::default();
+        assert!(o.is_empty());
+        for seq in 1..=5 {
+            o.record(seq).unwrap();
+        }
+        assert_eq!(o.pending(), 1..=5);
+        assert!(o.record(7).is_err(), "a gap is refused");
+        assert!(o.record(5).is_err(), "a repeat is refused");
+        o.acknowledge(3).unwrap();
+        o.acknowledge(2).unwrap(); // late duplicate: no effect
+        assert_eq!((o.pending(), o.len()), (4..=5, 2));
+        assert!(!o.is_pending(3) && o.is_pending(4) && !o.is_pending(0));
+        assert!(o.acknowledge(6).is_err());
+        o.acknowledge(5).unwrap();
+        assert!(o.is_empty() && o.pending().is_empty());
+    }
 }

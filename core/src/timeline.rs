@@ -28,8 +28,9 @@ use crate::store::Writer;
 /// within two or three blocks.
 pub const BLOCK_MAX: usize = 64;
 
-/// Whether a message has reached the relay. Local messages are pending until the sync engine
-/// hears the relay acknowledge them; messages that arrived from others are sent.
+/// Whether a message has reached the relay. This device's messages are pending until the relay
+/// acknowledges the change that created them (see [`crate::outbox`]); messages that arrived
+/// from others are sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DeliveryState {
     Pending,
@@ -47,11 +48,10 @@ impl DeliveryState {
 
 /// One message as the timeline stores it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "EntryWire", into = "EntryWire")]
 pub struct Entry {
-    #[serde(with = "serde_bytes")]
     id: [u8; 16],
     stamp: i64,
-    #[serde(with = "serde_bytes")]
     author: [u8; 32],
     sent_at: i64,
     text: String,
@@ -59,11 +59,60 @@ pub struct Entry {
     deleted: bool,
     /// Per reaction, the reacting devices' keys concatenated.
     reactions: Vec<(Reaction, serde_bytes::ByteBuf)>,
-    state: DeliveryState,
+    /// For this device's messages, the sequence number of the change that created it; 0 for
+    /// messages from others.
+    local_seq: u64,
+}
+
+/// How an entry is encoded: a CBOR array rather than a map, so field names are not repeated
+/// in every entry of every block.
+#[derive(Serialize, Deserialize)]
+struct EntryWire(
+    serde_bytes::ByteArray<16>,
+    i64,
+    serde_bytes::ByteArray<32>,
+    i64,
+    String,
+    Option<i64>,
+    bool,
+    Vec<(Reaction, serde_bytes::ByteBuf)>,
+    u64,
+);
+
+impl From<Entry> for EntryWire {
+    fn from(e: Entry) -> Self {
+        EntryWire(
+            e.id.into(),
+            e.stamp,
+            e.author.into(),
+            e.sent_at,
+            e.text,
+            e.edited_at,
+            e.deleted,
+            e.reactions,
+            e.local_seq,
+        )
+    }
+}
+
+impl From<EntryWire> for Entry {
+    fn from(w: EntryWire) -> Self {
+        Entry {
+            id: w.0.into_array(),
+            stamp: w.1,
+            author: w.2.into_array(),
+            sent_at: w.3,
+            text: w.4,
+            edited_at: w.5,
+            deleted: w.6,
+            reactions: w.7,
+            local_seq: w.8,
+        }
+    }
 }
 
 impl Entry {
-    fn new(record: &MessageRecord, state: DeliveryState) -> Self {
+    fn new(record: &MessageRecord, local_seq: u64) -> Self {
         Entry {
             id: record.id.0,
             stamp: record.stamp,
@@ -84,7 +133,7 @@ impl Entry {
                     )
                 })
                 .collect(),
-            state,
+            local_seq,
         }
     }
 
@@ -112,8 +161,17 @@ impl Entry {
     pub fn deleted(&self) -> bool {
         self.deleted
     }
-    pub fn state(&self) -> DeliveryState {
-        self.state
+    /// The sequence number of the local change that created this message (0: not local).
+    pub fn local_seq(&self) -> u64 {
+        self.local_seq
+    }
+    /// Delivery state given the group's outbox.
+    pub fn state(&self, outbox: &crate::outbox::Outbox) -> DeliveryState {
+        if self.local_seq != 0 && outbox.is_pending(self.local_seq) {
+            DeliveryState::Pending
+        } else {
+            DeliveryState::Sent
+        }
     }
     /// Each reaction with the devices that gave it.
     pub fn reactions(&self) -> impl Iterator<Item = (Reaction, Vec<DeviceId>)> + '_ {
@@ -128,11 +186,11 @@ impl Entry {
     }
 }
 
-/// A change to write into the timeline: the message as it now is, and its delivery state
-/// (`None` keeps the stored state, or `Sent` for a message the timeline has not seen).
+/// A change to write into the timeline: the message as it now is, and for a message this
+/// device just created, the sequence number of its change (`None` keeps what is stored).
 pub struct Update {
     pub record: MessageRecord,
-    pub state: Option<DeliveryState>,
+    pub local_seq: Option<u64>,
 }
 
 fn block_aad(group_row: i64, first_key: &[u8]) -> Vec<u8> {
@@ -149,7 +207,7 @@ fn encode_block(
 ) -> Result<Vec<u8>, StoreError> {
     let mut cbor = Vec::new();
     ciborium::into_writer(entries, &mut cbor).map_err(|e| decode_err(e.to_string()))?;
-    let mut z = DeflateEncoder::new(Vec::with_capacity(cbor.len() / 2), Compression::fast());
+    let mut z = DeflateEncoder::new(Vec::with_capacity(cbor.len() / 2), Compression::default());
     z.write_all(&cbor)?;
     Ok(cipher.seal(&block_aad(group_row, first_key), &z.finish()?)?)
 }
@@ -213,43 +271,13 @@ pub fn apply(w: &Writer<'_>, group_row: i64, updates: Vec<Update>) -> Result<(),
             .binary_search_by(|e| e.sort_key().to_bytes().cmp(&key));
         match pos {
             Ok(i) => {
-                let state = update.state.unwrap_or(block.entries[i].state);
-                block.entries[i] = Entry::new(&update.record, state);
+                let seq = update.local_seq.unwrap_or(block.entries[i].local_seq);
+                block.entries[i] = Entry::new(&update.record, seq);
             }
             Err(i) => {
-                let state = update.state.unwrap_or(DeliveryState::Sent);
-                block.entries.insert(i, Entry::new(&update.record, state));
+                let seq = update.local_seq.unwrap_or(0);
+                block.entries.insert(i, Entry::new(&update.record, seq));
             }
-        }
-    }
-    if let Some(done) = open {
-        flush(w, group_row, done)?;
-    }
-    Ok(())
-}
-
-/// Changes the delivery state of messages already in the timeline (e.g. acknowledged by the
-/// relay). Unknown ids are ignored: they may have been sent from another process.
-pub fn set_state(
-    w: &Writer<'_>,
-    group_row: i64,
-    keys: &[SortKey],
-    state: DeliveryState,
-) -> Result<(), StoreError> {
-    let mut keys = keys.to_vec();
-    keys.sort();
-    let mut open: Option<OpenBlock> = None;
-    for key in keys {
-        let bytes = key.to_bytes();
-        if !open.as_ref().is_some_and(|b| b.covers(&bytes)) {
-            if let Some(done) = open.take() {
-                flush(w, group_row, done)?;
-            }
-            open = Some(load_for(w, group_row, &bytes)?);
-        }
-        let block = open.as_mut().expect("a block was opened above");
-        if let Ok(i) = block.entries.binary_search_by(|e| e.sort_key().cmp(&key)) {
-            block.entries[i].state = state;
         }
     }
     if let Some(done) = open {
@@ -446,7 +474,7 @@ mod tests {
                 &mut s,
                 vec![Update {
                     record: record(1000 + i, 1, &format!("message {i}")),
-                    state: Some(DeliveryState::Pending),
+                    local_seq: Some(1),
                 }],
             );
         }
@@ -486,7 +514,7 @@ mod tests {
                     .iter()
                     .map(|&t| Update {
                         record: record(t, 2, &format!("m{t}")),
-                        state: None,
+                        local_seq: None,
                     })
                     .collect(),
             );
@@ -505,15 +533,41 @@ mod tests {
             &mut s,
             vec![Update {
                 record: r.clone(),
-                state: None,
+                local_seq: None,
             }],
         );
         let e = all(&s).into_iter().find(|e| e.id() == r.id).unwrap();
-        assert_eq!((e.text(), e.state()), ("m42 edited", DeliveryState::Sent));
-        s.write::<_, StoreError>(|w| set_state(w, 1, &[r.sort_key()], DeliveryState::Pending))
-            .unwrap();
+        assert_eq!((e.text(), e.local_seq()), ("m42 edited", 0));
+        let mut outbox = crate::outbox::Outbox::default();
+        assert_eq!(
+            e.state(&outbox),
+            DeliveryState::Sent,
+            "others' messages are sent"
+        );
+        // A local message keeps its sequence through an edit and is pending until acknowledged.
+        write(
+            &mut s,
+            vec![Update {
+                record: r.clone(),
+                local_seq: Some(7),
+            }],
+        );
+        r.text = "m42 edited twice".into();
+        write(
+            &mut s,
+            vec![Update {
+                record: r.clone(),
+                local_seq: None,
+            }],
+        );
         let e = all(&s).into_iter().find(|e| e.id() == r.id).unwrap();
-        assert_eq!(e.state(), DeliveryState::Pending);
+        assert_eq!((e.text(), e.local_seq()), ("m42 edited twice", 7));
+        for seq in 1..=7 {
+            outbox.record(seq).unwrap();
+        }
+        assert_eq!(e.state(&outbox), DeliveryState::Pending);
+        outbox.acknowledge(7).unwrap();
+        assert_eq!(e.state(&outbox), DeliveryState::Sent);
         assert_eq!(all(&s).len(), 300);
     }
 
@@ -526,7 +580,7 @@ mod tests {
             (100..110)
                 .map(|t| Update {
                     record: record(t, 1, "later"),
-                    state: None,
+                    local_seq: None,
                 })
                 .collect(),
         );
@@ -534,7 +588,7 @@ mod tests {
             &mut s,
             vec![Update {
                 record: record(5, 1, "earliest"),
-                state: None,
+                local_seq: None,
             }],
         );
         let got = all(&s);
@@ -550,7 +604,7 @@ mod tests {
             &mut s,
             vec![Update {
                 record: record(1, 1, "distinctive words"),
-                state: None,
+                local_seq: None,
             }],
         );
         let (key, body): (Vec<u8>, Vec<u8>) = s

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::StoreCipher;
 use crate::error::StoreError;
 use crate::group::{GroupId, GroupMeta, Member};
+use crate::outbox::Outbox;
 use crate::store::{open_record, Writer};
 
 /// What the store keeps about a group outside its document.
@@ -19,6 +20,8 @@ pub struct GroupSummary {
     pub members: Vec<Member>,
     /// Largest order stamp of any message seen in the group.
     pub max_stamp: i64,
+    /// This device's changes the relay has not acknowledged.
+    pub outbox: Outbox,
 }
 
 fn summary_aad(row: i64) -> Vec<u8> {

@@ -70,6 +70,10 @@ impl Store {
                 &tmp,
                 OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
             )?;
+            // Must come before anything writes the file. Lets `reclaim_free_pages` shrink
+            // the file after a compaction instead of keeping the old snapshot's pages forever.
+            conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+                .map_err(StoreError::from)?;
             conn.pragma_update(None, "application_id", APPLICATION_ID)
                 .map_err(StoreError::from)?;
             configure(&conn)?;
@@ -179,6 +183,18 @@ impl Store {
             .conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
         Ok(())
+    }
+
+    /// Returns free pages to the file system (the store uses incremental auto-vacuum).
+    pub fn reclaim_free_pages(&mut self) -> Result<(), StoreError> {
+        // Stepped to the end: a single step may free only part of the list.
+        let run = || -> rusqlite::Result<()> {
+            let mut stmt = self.conn.prepare("PRAGMA incremental_vacuum")?;
+            let mut rows = stmt.query([])?;
+            while rows.next()?.is_some() {}
+            Ok(())
+        };
+        run().map_err(|e| with_path(e.into(), &self.path))
     }
 
     /// Closes the connection, checkpointing the WAL back into the main file.
@@ -509,6 +525,11 @@ mod tests {
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+        let vacuum: i64 = store
+            .conn()
+            .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+            .unwrap();
+        assert_eq!(vacuum, 2, "incremental auto-vacuum");
         store.close().unwrap();
         // Nothing but the store itself is left behind.
         let names: Vec<_> = snapshot(dir.path())

@@ -46,11 +46,3 @@ CREATE TABLE timeline_blocks (
     body      BLOB    NOT NULL,
     PRIMARY KEY (group_id, first_key)
 ) STRICT, WITHOUT ROWID;
-
--- Local changes not yet acknowledged by the relay, oldest first.
-CREATE TABLE outbox (
-    id       INTEGER NOT NULL PRIMARY KEY,
-    group_id INTEGER NOT NULL REFERENCES groups (id),
-    body     BLOB    NOT NULL
-) STRICT;
-CREATE INDEX outbox_by_group ON outbox (group_id, id);
