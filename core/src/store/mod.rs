@@ -589,7 +589,8 @@ mod tests {
         let path = new_store(dir.path());
         let bytes = fs::read(&path).unwrap();
 
-        let cases: Vec<(&str, Vec<u8>, fn(&StoreError) -> bool)> = vec![
+        type Check = fn(&StoreError) -> bool;
+        let cases: Vec<(&str, Vec<u8>, Check)> = vec![
             ("empty", vec![], |e| {
                 matches!(e, StoreError::NotAHearthStore { .. })
             }),
