@@ -57,7 +57,7 @@ fn killed_sends_never_lose_or_duplicate_a_reported_message() {
     eprintln!("typical send {typical:?}; killing within {window} µs");
 
     let (mut reported, mut unreported_present, mut absent) = (0, 0, 0);
-    for round in 0..24 {
+    for round in 0..40 {
         let batch = rng.below(3) == 0;
         let texts: Vec<String> = if batch {
             (0..20)

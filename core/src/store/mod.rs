@@ -14,6 +14,7 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use rusqlite::config::DbConfig;
 use rusqlite::{
     params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
 };
@@ -109,10 +110,31 @@ impl Store {
     /// Opens an existing store. Fails without writing anything if `secret` is wrong or the
     /// file is not a (healthy) Hearth store.
     pub fn open(path: &Path, secret: &StoreSecret) -> Result<Store, StoreError> {
-        check_file(path)?;
-        let data_key = unlock(path, secret)?;
-        let mut conn =
-            connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(|e| with_path(e, path))?;
+        // A WAL with content means a writer died (or is running) and the main file may be in
+        // the middle of a checkpoint: its header can describe pages not yet written. SQLite
+        // recovers that from the WAL, so the main file alone is not judged then.
+        let wal_in_use = fs::metadata(wal_path(path)).is_ok_and(|m| m.len() > 0);
+        check_file(path, !wal_in_use)?;
+        let (data_key, conn) = match unlock(path, secret) {
+            Ok(key) => (key, None),
+            Err(StoreError::Corrupt { .. }) if wal_in_use => {
+                // The main file was caught mid-checkpoint; check the secret with the WAL's
+                // help. Nothing is folded in on failure (SQLite's `-shm` index may be rebuilt).
+                let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+                    .map_err(|e| with_path(e, path))?;
+                conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+                let key = unlock_with(&conn, secret).map_err(|e| with_path(e, path))?;
+                conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
+                (key, Some(conn))
+            }
+            Err(e) => return Err(e),
+        };
+        let mut conn = match conn {
+            Some(c) => c,
+            None => {
+                connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(|e| with_path(e, path))?
+            }
+        };
         configure(&conn).map_err(|e| with_path(e, path))?;
         migrate(&mut conn, path)?;
         Ok(Store {
@@ -263,16 +285,19 @@ fn unlock(path: &Path, secret: &StoreSecret) -> Result<SecretKey, StoreError> {
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(immutable_uri(path), flags)
         .map_err(|e| with_path(e.into(), path))?;
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(|e| with_path(e.into(), path))?;
+    unlock_with(&conn, secret).map_err(|e| with_path(e, path))
+}
+
+/// Reads the key slots on `conn` and unwraps the data key with `secret`.
+fn unlock_with(conn: &Connection, secret: &StoreSecret) -> Result<SecretKey, StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(StoreError::TooNew {
             found: version,
             supported: SCHEMA_VERSION,
         });
     }
-    let slots = read_slots(&conn).map_err(|e| with_path(e, path))?;
+    let slots = read_slots(conn)?;
     let slot = slots
         .iter()
         .find(|s| s.kind == secret.kind())
@@ -283,6 +308,12 @@ fn unlock(path: &Path, secret: &StoreSecret) -> Result<SecretKey, StoreError> {
     slot.unwrap(secret).map_err(|_| StoreError::WrongSecret {
         kind: secret.kind(),
     })
+}
+
+fn wal_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
 }
 
 /// `file:` URI for `path` with `immutable=1`, percent-encoding everything but unreserved bytes.
@@ -330,9 +361,10 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Cheap checks before SQLite touches the file: it exists, it is SQLite, it is Hearth's, and it
-/// is as long as its header says (a truncated copy is caught here, not on some later read).
-fn check_file(path: &Path) -> Result<(), StoreError> {
+/// Cheap checks before SQLite touches the file: it exists, it is SQLite, it is Hearth's, and
+/// (with `check_length`, i.e. when no WAL holds newer pages) it is as long as its header says,
+/// so a truncated copy is caught here, not on some later read.
+fn check_file(path: &Path, check_length: bool) -> Result<(), StoreError> {
     let not_hearth = |reason: &str| StoreError::NotAHearthStore {
         path: path.to_path_buf(),
         reason: reason.into(),
@@ -383,7 +415,8 @@ fn check_file(path: &Path) -> Result<(), StoreError> {
     let change_counter = u32::from_be_bytes([header[24], header[25], header[26], header[27]]);
     let page_count = u32::from_be_bytes([header[28], header[29], header[30], header[31]]) as u64;
     let valid_for = u32::from_be_bytes([header[92], header[93], header[94], header[95]]);
-    if valid_for == change_counter && page_count > 0 && len < page_count * page_size {
+    if check_length && valid_for == change_counter && page_count > 0 && len < page_count * page_size
+    {
         return Err(StoreError::Corrupt {
             path: path.to_path_buf(),
             detail: format!(
