@@ -220,8 +220,14 @@ fn a_store_killed_mid_checkpoint_opens_and_keeps_everything() {
     let key = || StoreSecret::RawKey(SecretKey::from_bytes(key_bytes()));
     let mut live = Companion::open(home.path(), key()).unwrap();
     let group = live.find_group("Due in May").unwrap();
-    let lines: Vec<String> = (0..400).map(|i| format!("growing the store, message {i}")).collect();
-    live.send_many(&group.id, &lines.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
+    let lines: Vec<String> = (0..400)
+        .map(|i| format!("growing the store, message {i}"))
+        .collect();
+    live.send_many(
+        &group.id,
+        &lines.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .unwrap();
     let crashed = tempfile::tempdir().unwrap();
     for (path, bytes) in common::files(home.path()) {
         std::fs::write(crashed.path().join(path.file_name().unwrap()), bytes).unwrap();
@@ -241,19 +247,39 @@ fn a_store_killed_mid_checkpoint_opens_and_keeps_everything() {
     main[..page_size].copy_from_slice(&newest_page_one);
     std::fs::write(&db, &main).unwrap();
     let described = u32::from_be_bytes(main[28..32].try_into().unwrap()) as usize * page_size;
-    assert!(described > main.len(), "the main file now looks truncated: {described} > {}", main.len());
+    assert!(
+        described > main.len(),
+        "the main file now looks truncated: {described} > {}",
+        main.len()
+    );
 
     // A wrong key is still refused and leaves the database and its WAL as they were.
     let before = common::files(crashed.path());
-    let err = open_err(crashed.path(), StoreSecret::RawKey(SecretKey::from_bytes([3; 32])));
-    assert!(matches!(err, Error::Store(StoreError::WrongSecret { .. })), "{err}");
+    let err = open_err(
+        crashed.path(),
+        StoreSecret::RawKey(SecretKey::from_bytes([3; 32])),
+    );
+    assert!(
+        matches!(err, Error::Store(StoreError::WrongSecret { .. })),
+        "{err}"
+    );
     let data_files = |files: Vec<(std::path::PathBuf, Vec<u8>)>| -> Vec<_> {
-        files.into_iter().filter(|(p, _)| !p.to_string_lossy().ends_with("-shm")).collect()
+        files
+            .into_iter()
+            .filter(|(p, _)| !p.to_string_lossy().ends_with("-shm"))
+            .collect()
     };
-    common::assert_same_files(&data_files(before), &data_files(common::files(crashed.path())), "wrong key");
+    common::assert_same_files(
+        &data_files(before),
+        &data_files(common::files(crashed.path())),
+        "wrong key",
+    );
 
     let c = Companion::open(crashed.path(), key()).unwrap();
     let page = c.timeline(&group.id, None, 1000).unwrap();
     assert_eq!(page.items.len(), 401);
-    assert_eq!(page.items.last().unwrap().text, "growing the store, message 399");
+    assert_eq!(
+        page.items.last().unwrap().text,
+        "growing the store, message 399"
+    );
 }
