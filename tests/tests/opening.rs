@@ -239,8 +239,7 @@ fn a_store_killed_mid_checkpoint_opens_and_keeps_everything() {
     let page_size = u32::from_be_bytes(wal[8..12].try_into().unwrap()) as usize;
     let newest_page_one = wal[32..]
         .chunks_exact(24 + page_size)
-        .filter(|frame| u32::from_be_bytes(frame[..4].try_into().unwrap()) == 1)
-        .last()
+        .rfind(|frame| u32::from_be_bytes(frame[..4].try_into().unwrap()) == 1)
         .expect("the WAL holds a newer page 1")[24..]
         .to_vec();
     let mut main = std::fs::read(&db).unwrap();
