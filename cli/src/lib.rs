@@ -16,8 +16,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use hearth_core::{
-    Capacity, Companion, Error, GroupInfo, InputError, MessageId, MessageText, Reaction, Role,
-    SortKey, StoreError, TimelineItem,
+    Capacity, Companion, Error, GroupInfo, InputError, MessageId, MessageText, ProfileInfo,
+    Reaction, Role, SortKey, StoreError, TimelineItem,
 };
 use serde_json::json;
 
@@ -199,10 +199,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let p = c.profile();
             c.close()?;
             if json {
-                print_json(
-                    &mut out,
-                    &json!({"name": p.name, "role": p.role.as_str(), "device": p.device.to_hex()}),
-                )?;
+                print_json(&mut out, &profile_json(&p))?;
             } else {
                 writeln!(out, "created {} ({}) in {}", p.name, p.role, home.display())?;
             }
@@ -211,10 +208,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let c = Companion::open(&home, secret)?;
             let p = c.profile();
             if json {
-                print_json(
-                    &mut out,
-                    &json!({"name": p.name, "role": p.role.as_str(), "device": p.device.to_hex()}),
-                )?;
+                print_json(&mut out, &profile_json(&p))?;
             } else {
                 writeln!(out, "{} ({}), device {}", p.name, p.role, p.device.short())?;
             }
@@ -398,6 +392,10 @@ fn parse_cursor(s: &str) -> Result<SortKey, InputError> {
         .as_deref()
         .and_then(SortKey::from_bytes)
         .ok_or_else(|| InputError::new("--before", "not a cursor printed by `hearth read`"))
+}
+
+fn profile_json(p: &ProfileInfo) -> serde_json::Value {
+    json!({"name": p.name, "role": p.role.as_str(), "device": p.device.to_hex()})
 }
 
 fn group_json(g: &GroupInfo) -> serde_json::Value {

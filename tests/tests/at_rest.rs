@@ -6,8 +6,8 @@ mod common;
 
 use std::path::Path;
 
-use common::{Home, KEY_HEX};
-use hearth_core::{Capacity, Companion, Reaction, SecretKey, StoreSecret};
+use common::{key, Home, KEY_HEX};
+use hearth_core::{Capacity, Companion, Reaction};
 
 const PSEUDONYM: &str = "Zephyrine Quillfeather";
 const GROUP: &str = "Marigold Lantern Circle";
@@ -33,16 +33,9 @@ fn secrets() -> Vec<Vec<u8>> {
         ]
         .map(Vec::from),
     );
-    needles.push(hex_decode(KEY_HEX));
+    needles.push(common::key_bytes().to_vec());
     needles.push(KEY_HEX.into());
     needles
-}
-
-fn hex_decode(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 fn assert_nothing_readable(dir: &Path, when: &str) {
@@ -63,12 +56,6 @@ fn assert_nothing_readable(dir: &Path, when: &str) {
             .map(|(p, b)| (p.file_name().unwrap().to_owned(), b.len()))
             .collect::<Vec<_>>()
     );
-}
-
-fn key() -> StoreSecret {
-    StoreSecret::RawKey(SecretKey::from_bytes(
-        hex_decode(KEY_HEX).try_into().unwrap(),
-    ))
 }
 
 #[test]

@@ -8,15 +8,8 @@ use std::io::Read;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Home, Rng};
-use hearth_core::{Companion, SecretKey, StoreSecret};
-
-fn key() -> StoreSecret {
-    let hex = common::KEY_HEX;
-    StoreSecret::RawKey(SecretKey::from_bytes(std::array::from_fn(|i| {
-        u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()
-    })))
-}
+use common::{key, Home, Rng};
+use hearth_core::Companion;
 
 /// Kills `child` after `delay` (or lets it finish first) and returns what it printed.
 fn kill_after(mut child: Child, delay: Duration) -> String {

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::Home;
+use common::{key_bytes, Home};
 use hearth_core::{Companion, Error, SecretKey, StoreError, StoreSecret};
 
 fn populated(home: &Home) {
@@ -124,11 +124,6 @@ fn a_wrong_key_does_not_touch_a_store_left_mid_write() {
         .map(|i| i.text)
         .collect();
     assert_eq!(texts, ["first", "second"]);
-}
-
-fn key_bytes() -> [u8; 32] {
-    let hex = common::KEY_HEX;
-    std::array::from_fn(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
 }
 
 #[test]

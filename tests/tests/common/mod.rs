@@ -9,6 +9,16 @@ use std::process::{Command, Output, Stdio};
 /// A raw store key as `HEARTH_KEY` takes it.
 pub const KEY_HEX: &str = "1f8e4c2a9b7d6e5f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6071";
 
+/// [`KEY_HEX`] as bytes.
+pub fn key_bytes() -> [u8; 32] {
+    std::array::from_fn(|i| u8::from_str_radix(&KEY_HEX[2 * i..2 * i + 2], 16).unwrap())
+}
+
+/// [`KEY_HEX`] as the core takes it.
+pub fn key() -> hearth_core::StoreSecret {
+    hearth_core::StoreSecret::RawKey(hearth_core::SecretKey::from_bytes(key_bytes()))
+}
+
 /// The `hearth` binary built from this workspace (see `src/bin/hearth-under-test.rs`).
 pub fn hearth_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_hearth-under-test"))
