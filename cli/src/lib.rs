@@ -34,7 +34,7 @@ const MAX_STDIN_MESSAGES: usize = 10_000;
 )]
 struct Cli {
     /// Profile directory. Default: $HEARTH_HOME, else the per-user data directory.
-    #[arg(long, global = true, env = "HEARTH_HOME", value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR")]
     home: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -179,7 +179,11 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
-    let home = match cli.home {
+    // An empty HEARTH_HOME counts as unset, like the secret variables.
+    let from_env = std::env::var_os("HEARTH_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let home = match cli.home.or(from_env) {
         Some(h) => h,
         None => dirs::data_dir()
             .map(|d| d.join("hearth"))

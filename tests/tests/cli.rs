@@ -330,9 +330,21 @@ fn home_defaults_to_hearth_home_then_the_data_directory() {
             String::from_utf8_lossy(&out.stderr)
         );
     };
+    // An empty HEARTH_HOME is ignored; an empty --home is refused (by the argument parser).
+    let mut cmd = std::process::Command::new(common::hearth_bin());
+    let out = cmd
+        .args(["--home", "", "groups"])
+        .env("HEARTH_KEY", common::KEY_HEX)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a value is required for '--home"));
     let explicit = base.path().join("explicit");
     run(&[("HEARTH_HOME", &explicit), ("HOME", base.path())]);
     assert!(explicit.join("hearth.db").is_file());
-    run(&[("HOME", base.path())]);
+    run(&[
+        ("HOME", base.path()),
+        ("HEARTH_HOME", std::path::Path::new("")),
+    ]);
     assert!(base.path().join(".local/share/hearth/hearth.db").is_file());
 }
