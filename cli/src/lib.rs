@@ -314,7 +314,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                         out,
                         "(older messages: hearth read {:?} --before {})",
                         group,
-                        cursor(&older)
+                        older.to_hex()
                     )?;
                 }
                 for item in &page.items {
@@ -386,15 +386,8 @@ fn read_stdin_messages() -> Result<Vec<String>, Failure> {
     Ok(texts)
 }
 
-fn cursor(key: &SortKey) -> String {
-    hex::encode(key.to_bytes())
-}
-
 fn parse_cursor(s: &str) -> Result<SortKey, InputError> {
-    hex::decode(s.trim())
-        .ok()
-        .as_deref()
-        .and_then(SortKey::from_bytes)
+    SortKey::parse(s)
         .ok_or_else(|| InputError::new("--before", "not a cursor printed by `hearth read`"))
 }
 
@@ -434,7 +427,7 @@ fn item_json(i: &TimelineItem) -> serde_json::Value {
             "count": r.count,
             "mine": r.mine,
         })).collect::<Vec<_>>(),
-        "cursor": cursor(&i.sort_key),
+        "cursor": i.sort_key.to_hex(),
     })
 }
 

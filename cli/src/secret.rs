@@ -43,10 +43,7 @@ fn parse_key(s: &str) -> Result<SecretKey, InputError> {
     if s.chars().count() != 64 {
         return Err(bad(format!("has {} characters", s.chars().count())));
     }
-    let mut key = [0u8; 32];
-    hex::decode_to_slice(s, &mut key)
-        .map_err(|_| bad("contains a character that is not a hex digit".into()))?;
-    Ok(SecretKey::from_bytes(key))
+    SecretKey::from_hex(s).ok_or_else(|| bad("contains a character that is not a hex digit".into()))
 }
 
 #[cfg(test)]

@@ -56,6 +56,10 @@ impl SecretKey {
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
+    /// Parses 64 hex digits (either case); `None` if `s` is anything else.
+    pub fn from_hex(s: &str) -> Option<Self> {
+        crate::identity::parse_hex(s).map(SecretKey)
+    }
 }
 
 impl Drop for SecretKey {

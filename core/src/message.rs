@@ -166,6 +166,16 @@ impl SortKey {
         out
     }
 
+    /// The key as a cursor string for shells (48 hex digits).
+    pub fn to_hex(&self) -> String {
+        crate::identity::hex_lower(&self.to_bytes())
+    }
+
+    /// Parses what [`SortKey::to_hex`] printed; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        crate::identity::parse_hex::<24>(s.trim()).and_then(|b| Self::from_bytes(&b))
+    }
+
     pub fn from_bytes(b: &[u8]) -> Option<Self> {
         if b.len() != 24 {
             return None;
@@ -277,5 +287,20 @@ mod tests {
         let id = MessageId([0xab; 16]);
         assert_eq!(MessageId::parse(&id.to_hex()).unwrap(), id);
         assert!(MessageId::parse("abc").is_err());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_anything_else() {
+        let key = SortKey {
+            stamp: -5,
+            id: MessageId([0xab; 16]),
+        };
+        assert_eq!(SortKey::parse(&key.to_hex()), Some(key));
+        assert_eq!(
+            SortKey::parse(&format!(" {} ", key.to_hex().to_uppercase())),
+            Some(key)
+        );
+        assert_eq!(SortKey::parse("zz"), None);
+        assert_eq!(SortKey::parse(&key.to_hex()[2..]), None);
     }
 }

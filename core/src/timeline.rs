@@ -31,7 +31,7 @@ pub const BLOCK_MAX: usize = 64;
 /// Whether a message has reached the relay. This device's messages are pending until the relay
 /// acknowledges the change that created them (see [`crate::outbox`]); messages that arrived
 /// from others are sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryState {
     Pending,
     Sent,

@@ -32,10 +32,10 @@ use crate::message::{MessageId, MessageRecord, Reaction};
 const SCHEMA: i64 = 1;
 const REACTION_PREFIX: &str = "r/";
 
-/// One change this device made: its hash and its bytes as they are stored and (later) sent.
+/// One change this device made: its sequence number and its bytes as they are stored and
+/// (later) sent.
 #[derive(Debug, Clone)]
 pub struct LocalChange {
-    pub hash: [u8; 32],
     /// This device's sequence number for the change (1, 2, 3, … per author and group). The
     /// actor id is the device key, so (device, seq) names a change everywhere, and a gap in a
     /// peer's sequence is visible to the sync engine.
@@ -332,7 +332,6 @@ impl GroupDoc {
             .get_last_local_change()
             .ok_or_else(|| doc_err("no local change"))?;
         Ok(LocalChange {
-            hash: change.hash().0,
             seq: change.seq(),
             bytes: change.raw_bytes().to_vec(),
         })

@@ -115,25 +115,20 @@ impl Store {
         // recovers that from the WAL, so the main file alone is not judged then.
         let wal_in_use = fs::metadata(wal_path(path)).is_ok_and(|m| m.len() > 0);
         check_file(path, !wal_in_use)?;
-        let (data_key, conn) = match unlock(path, secret) {
-            Ok(key) => (key, None),
+        let writable =
+            || connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(|e| with_path(e, path));
+        let (data_key, mut conn) = match unlock(path, secret) {
+            Ok(key) => (key, writable()?),
             Err(StoreError::Corrupt { .. }) if wal_in_use => {
                 // The main file was caught mid-checkpoint; check the secret with the WAL's
                 // help. Nothing is folded in on failure (SQLite's `-shm` index may be rebuilt).
-                let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
-                    .map_err(|e| with_path(e, path))?;
+                let conn = writable()?;
                 conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
                 let key = unlock_with(&conn, secret).map_err(|e| with_path(e, path))?;
                 conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
-                (key, Some(conn))
+                (key, conn)
             }
             Err(e) => return Err(e),
-        };
-        let mut conn = match conn {
-            Some(c) => c,
-            None => {
-                connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(|e| with_path(e, path))?
-            }
         };
         configure(&conn).map_err(|e| with_path(e, path))?;
         migrate(&mut conn, path)?;

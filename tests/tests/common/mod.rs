@@ -11,7 +11,9 @@ pub const KEY_HEX: &str = "1f8e4c2a9b7d6e5f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2
 
 /// [`KEY_HEX`] as bytes.
 pub fn key_bytes() -> [u8; 32] {
-    std::array::from_fn(|i| u8::from_str_radix(&KEY_HEX[2 * i..2 * i + 2], 16).unwrap())
+    *hearth_core::SecretKey::from_hex(KEY_HEX)
+        .unwrap()
+        .as_bytes()
 }
 
 /// [`KEY_HEX`] as the core takes it.
