@@ -198,7 +198,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     match cli.command {
         Command::Init { name, role, json } => {
-            let role: Role = role.parse()?;
+            let role: Role = hearth_core::identity::parse_role(&role)?;
             let c = Companion::create(&home, secret, &name, role)?;
             let p = c.profile();
             c.close()?;

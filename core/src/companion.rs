@@ -9,22 +9,28 @@
 //! document is reused only if the group's `doc_version` in the store still matches, so two
 //! processes on one store (the CLI, a background task) never build on a stale document.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
 use crate::crypto::StoreSecret;
 use crate::error::{Error, InputError, Result, StoreError};
-use crate::group::doc::LocalChange;
-use crate::group::storage::{self, GroupSummary};
-use crate::group::{parse_group_name, Capacity, GroupDoc, GroupId, GroupMeta, Member};
+use crate::group::doc::{LocalChange, Mark};
+use crate::group::storage::{self, GroupSummary, Standing, SyncState};
+use crate::group::{
+    assemble, new_group_id, parse_group_name, Capacity, ChapterDoc, GroupId, Member,
+};
 use crate::identity::{DeviceId, DeviceKeys, Pseudonym, Role};
-use crate::message::{next_stamp, MessageId, MessageRecord, MessageText, Reaction, SortKey};
+use crate::membership::{seal_epoch, EpochKey};
+use crate::message::{next_stamp, MessageId, MessageText, Reaction, SortKey};
 use crate::outbox::Outbox;
 use crate::profile::{self, Profile};
 use crate::store::{Store, Writer};
 use crate::timeline::{self, DeliveryState, Update};
+use hearth_protocol::ids::Hash;
+use hearth_protocol::membership::{self as log, MemberState, Membership, Op, OpBody};
+use hearth_protocol::AgreementKey;
 
 /// The store file inside a profile's home directory.
 pub const STORE_FILE: &str = "hearth.db";
@@ -84,10 +90,12 @@ pub struct TimelinePage {
     pub older: Option<SortKey>,
 }
 
+/// A group's chapter documents in memory, valid while the store's `doc_version` matches.
 struct CachedDoc {
-    doc: GroupDoc,
+    chapters: BTreeMap<u32, ChapterDoc>,
     version: i64,
-    changes_since_snapshot: usize,
+    /// Changes stored beside the newest snapshot of each chapter.
+    changes_since_snapshot: BTreeMap<u32, usize>,
 }
 
 pub struct Companion {
@@ -189,39 +197,73 @@ impl Companion {
             .into());
         }
         let now = self.clock.now_ms();
-        let me = self.profile.keys.device_id();
-        let meta = GroupMeta {
-            id: GroupId::random()?,
+        let keys = &self.profile.keys;
+        let me = keys.device_id();
+        let id = new_group_id()?;
+        let me_state = MemberState {
+            role: Role::Moderator,
+            agreement: AgreementKey(keys.agreement_public()),
+            since_epoch: 1,
+        };
+        let key = EpochKey::random()?;
+        let epoch = seal_epoch(&id, 1, &key, &BTreeMap::from([(me, me_state)]))?;
+        let create = log::sign_op(
+            keys,
+            &Op {
+                v: hearth_protocol::VERSION,
+                group: id,
+                index: 0,
+                prev: Hash::ZERO,
+                author: me,
+                at: now,
+                body: OpBody::Create {
+                    capacity: capacity.limit,
+                    agreement: AgreementKey(keys.agreement_public()),
+                    epoch,
+                },
+            },
+        );
+        // Verify what we made exactly as every other device and the relay will.
+        Membership::genesis(&create).map_err(|e| Error::Document(e.to_string()))?;
+        let mut chapter = ChapterDoc::genesis(&id, 1, me)?;
+        let intro = chapter
+            .introduce(
+                self.profile.name.as_str(),
+                Some((name.as_str(), capacity.reason.as_deref())),
+            )?
+            .ok_or_else(|| Error::Document("a new chapter needs an introduction".into()))?;
+        let mut summary = GroupSummary {
+            id,
             name,
             capacity,
-            created_by: me,
-            created_at: now,
-        };
-        let creator = Member {
-            device: me,
-            name: self.profile.name.to_string(),
-            role: self.profile.role,
-            joined_at: now,
-        };
-        let (doc, change) = GroupDoc::create(&meta, &creator)?;
-        let mut summary = GroupSummary {
-            meta,
-            members: vec![creator],
+            members: vec![Member {
+                device: me,
+                name: self.profile.name.to_string(),
+                role: self.profile.role,
+                since_epoch: 1,
+            }],
+            standing: Standing::Member,
             max_stamp: 0,
             outbox: Outbox::default(),
+            chapter: 1,
+            first_chapter: 1,
+            keys: BTreeMap::from([(1, key)]),
+            sync: SyncState::default(),
+            invites: Vec::new(),
         };
-        summary.outbox.record(change.seq)?;
+        summary.outbox.record(1)?;
         let row = self.store.write(|w| {
             let row = storage::insert(w, &summary)?;
-            storage::append_change(w, row, &change.bytes)?;
+            storage::append_op(w, row, 0, &create)?;
+            storage::append_change(w, row, 1, Some(1), &intro.bytes)?;
             Ok::<_, Error>(row)
         })?;
         self.docs.insert(
             row,
             CachedDoc {
-                doc,
-                version: 1,
-                changes_since_snapshot: 1,
+                chapters: BTreeMap::from([(1, chapter)]),
+                version: 0,
+                changes_since_snapshot: BTreeMap::from([(1, 1)]),
             },
         );
         Ok(info(&summary))
@@ -262,29 +304,22 @@ impl Companion {
             return Ok(Vec::new());
         }
         let row = self.group_row(group)?;
-        let me = self.profile.keys.device_id();
         let now = self.clock.now_ms();
         self.change_group(row, |g| {
             let mut updates = Vec::with_capacity(texts.len());
             let mut ids = Vec::with_capacity(texts.len());
             for text in &texts {
-                let record = MessageRecord {
-                    id: MessageId::random()?,
-                    author: me,
-                    text: text.as_str().to_string(),
-                    sent_at: now,
-                    stamp: next_stamp(now, g.summary.max_stamp),
-                    edited_at: None,
-                    deleted: false,
-                    reactions: Default::default(),
-                };
-                g.summary.max_stamp = record.stamp;
-                let change = g.doc.add_message(&record)?;
-                g.record(&change)?;
-                ids.push(record.id);
+                let id = MessageId::random()?;
+                let stamp = next_stamp(now, g.summary.max_stamp);
+                g.summary.max_stamp = stamp;
+                let change = g.current()?.add_message(&id, text.as_str(), now, stamp)?;
+                let local_seq = g.record(&change)?;
+                let record = assemble(g.chapters, &id)?
+                    .ok_or_else(|| Error::Document(format!("message {id} vanished")))?;
+                ids.push(id);
                 updates.push(Update {
                     record,
-                    local_seq: Some(change.seq),
+                    local_seq: Some(local_seq),
                 });
             }
             timeline::apply(g.w, g.row, updates)?;
@@ -296,15 +331,26 @@ impl Companion {
     pub fn edit(&mut self, group: &GroupId, id: &MessageId, text: &str) -> Result<()> {
         let text = MessageText::parse(text)?;
         let now = self.clock.now_ms();
-        self.change_message(group, id, |doc| {
-            doc.edit_message(id, text.as_str(), now).map(Some)
+        self.change_message(group, id, |record, me| {
+            own_live(record, me, "edit")?;
+            Ok(Some(vec![
+                Mark::Text(text.as_str().to_string()),
+                Mark::EditedAt(now),
+            ]))
         })
     }
 
     /// Deletes one of this profile's messages; others see that a message was deleted.
     pub fn delete(&mut self, group: &GroupId, id: &MessageId) -> Result<()> {
         let now = self.clock.now_ms();
-        self.change_message(group, id, |doc| doc.delete_message(id, now).map(Some))
+        self.change_message(group, id, |record, me| {
+            own_live(record, me, "delete")?;
+            Ok(Some(vec![
+                Mark::Deleted(true),
+                Mark::Text(String::new()),
+                Mark::EditedAt(now),
+            ]))
+        })
     }
 
     /// Adds (`on`) or removes this profile's reaction to a message.
@@ -315,7 +361,16 @@ impl Companion {
         reaction: Reaction,
         on: bool,
     ) -> Result<()> {
-        self.change_message(group, id, |doc| doc.set_reaction(id, reaction, on))
+        self.change_message(group, id, |record, me| {
+            if record.deleted {
+                return Err(Error::MessageDeleted);
+            }
+            let present = record
+                .reactions
+                .get(&reaction)
+                .is_some_and(|who| who.contains(&me));
+            Ok((present != on).then(|| vec![Mark::Reaction(reaction, on)]))
+        })
     }
 
     /// The newest `limit` messages (or those before `before`), oldest first. Reads only the
@@ -412,30 +467,35 @@ impl Companion {
         })
     }
 
-    /// Applies one change to one message and refreshes its timeline entry.
+    /// Marks one message (in whichever chapter it lives) from the newest chapter, and
+    /// refreshes its timeline entry. `decide` sees the message as it stands and returns the
+    /// marks to write, or `None` when nothing needs to change.
     fn change_message(
         &mut self,
         group: &GroupId,
         id: &MessageId,
-        op: impl FnOnce(&mut GroupDoc) -> Result<Option<LocalChange>>,
+        decide: impl FnOnce(&crate::message::MessageRecord, DeviceId) -> Result<Option<Vec<Mark>>>,
     ) -> Result<()> {
         let row = self.group_row(group)?;
+        let me = self.profile.keys.device_id();
         self.change_group(row, |g| {
-            if let Some(change) = op(g.doc)? {
-                let record = g
-                    .doc
-                    .message(id)?
-                    .ok_or_else(|| Error::UnknownMessage { id: id.to_hex() })?;
-                g.record(&change)?;
-                timeline::apply(
-                    g.w,
-                    row,
-                    vec![Update {
-                        record,
-                        local_seq: None,
-                    }],
-                )?;
-            }
+            let record = assemble(g.chapters, id)?
+                .ok_or_else(|| Error::UnknownMessage { id: id.to_hex() })?;
+            let Some(marks) = decide(&record, me)? else {
+                return Ok(());
+            };
+            let change = g.current()?.set_marks(id, &marks)?;
+            g.record(&change)?;
+            let record = assemble(g.chapters, id)?
+                .ok_or_else(|| Error::UnknownMessage { id: id.to_hex() })?;
+            timeline::apply(
+                g.w,
+                g.row,
+                vec![Update {
+                    record,
+                    local_seq: None,
+                }],
+            )?;
             Ok(())
         })
     }
@@ -454,26 +514,19 @@ impl Companion {
             let version = storage::doc_version(&w.tx, row)?;
             let mut cached = match cached {
                 Some(c) if c.version == version => c,
-                _ => {
-                    let chunks = storage::load_chunks(&w.tx, w.cipher, row)?;
-                    let doc = GroupDoc::load(me, chunks.iter().map(Vec::as_slice))?;
-                    CachedDoc {
-                        doc,
-                        version,
-                        changes_since_snapshot: chunks.len().saturating_sub(1),
-                    }
-                }
+                _ => load_chapters(w, row, me)?,
             };
             let mut summary = storage::load(&w.tx, w.cipher, row)?;
             let mut g = GroupWrite {
                 w,
                 row,
-                doc: &mut cached.doc,
+                chapters: &mut cached.chapters,
                 summary: &mut summary,
                 changes: 0,
             };
             let value = f(&mut g)?;
-            cached.changes_since_snapshot += g.changes;
+            let (chapter, changes) = (g.summary.chapter, g.changes);
+            *cached.changes_since_snapshot.entry(chapter).or_default() += changes;
             cached.version = version + 1;
             storage::update(w, row, &summary, cached.version)?;
             Ok::<_, Error>((value, cached))
@@ -486,27 +539,74 @@ impl Companion {
     /// Folds stored changes into a new snapshot once enough have piled up, so loading stays fast
     /// and the store small. A failure here loses nothing: the changes stay as they were.
     fn compact_if_due(&mut self, row: i64, mut cached: CachedDoc) -> Result<CachedDoc> {
-        if cached.changes_since_snapshot < COMPACT_AFTER_CHANGES {
-            return Ok(cached);
-        }
-        let snapshot = cached.doc.save();
-        let version = cached.version;
-        let compacted = self.store.write(|w| {
-            // Another process may have written since; its changes would be lost from the
-            // snapshot, so only compact what this document has seen.
-            if storage::doc_version(&w.tx, row)? != version {
-                return Ok::<_, Error>(false);
+        let due: Vec<u32> = cached
+            .changes_since_snapshot
+            .iter()
+            .filter(|(_, n)| **n >= COMPACT_AFTER_CHANGES)
+            .map(|(c, _)| *c)
+            .collect();
+        for chapter in due {
+            let Some(doc) = cached.chapters.get_mut(&chapter) else {
+                continue;
+            };
+            let snapshot = doc.save();
+            let version = cached.version;
+            let compacted = self.store.write(|w| {
+                // Another process may have written since; its changes would be lost from the
+                // snapshot, so only compact what this document has seen.
+                if storage::doc_version(&w.tx, row)? != version {
+                    return Ok::<_, Error>(false);
+                }
+                let acked = storage::load(&w.tx, w.cipher, row)?.outbox.acked_seq;
+                storage::compact(w, row, chapter, &snapshot, acked)?;
+                Ok(true)
+            })?;
+            if compacted {
+                cached.changes_since_snapshot.insert(chapter, 0);
+                // The old snapshot and changes are now free pages; give them back to the phone.
+                self.store.reclaim_free_pages()?;
             }
-            storage::compact(w, row, &snapshot)?;
-            Ok(true)
-        })?;
-        if compacted {
-            cached.changes_since_snapshot = 0;
-            // The old snapshot and changes are now free pages; give them back to the phone.
-            self.store.reclaim_free_pages()?;
         }
         Ok(cached)
     }
+}
+
+/// Loads every chapter of a group that this device holds.
+fn load_chapters(w: &Writer<'_>, row: i64, me: DeviceId) -> Result<CachedDoc> {
+    let summary = storage::load(&w.tx, w.cipher, row)?;
+    let mut chapters = BTreeMap::new();
+    let mut changes_since_snapshot = BTreeMap::new();
+    for n in storage::chapters(&w.tx, row)? {
+        let chunks = storage::load_chunks(&w.tx, w.cipher, row, n)?;
+        let doc = ChapterDoc::load(&summary.id, n, me, chunks.iter().map(Vec::as_slice))?;
+        changes_since_snapshot.insert(n, chunks.len());
+        chapters.insert(n, doc);
+    }
+    if summary.chapter > 0 && !chapters.contains_key(&summary.chapter) {
+        chapters.insert(
+            summary.chapter,
+            ChapterDoc::genesis(&summary.id, summary.chapter, me)?,
+        );
+    }
+    Ok(CachedDoc {
+        chapters,
+        version: storage::doc_version(&w.tx, row)?,
+        changes_since_snapshot,
+    })
+}
+
+fn own_live(
+    record: &crate::message::MessageRecord,
+    me: DeviceId,
+    action: &'static str,
+) -> Result<()> {
+    if record.author != me {
+        return Err(Error::NotYourMessage { action });
+    }
+    if record.deleted {
+        return Err(Error::MessageDeleted);
+    }
+    Ok(())
 }
 
 /// One write to a group: the open transaction, the group's document and summary, and a count
@@ -514,18 +614,36 @@ impl Companion {
 struct GroupWrite<'a, 'w> {
     w: &'a Writer<'w>,
     row: i64,
-    doc: &'a mut GroupDoc,
+    chapters: &'a mut BTreeMap<u32, ChapterDoc>,
     summary: &'a mut GroupSummary,
     changes: usize,
 }
 
 impl GroupWrite<'_, '_> {
-    /// Stores a local change and counts it into the outbox, in this transaction.
-    fn record(&mut self, change: &LocalChange) -> Result<()> {
-        storage::append_change(self.w, self.row, &change.bytes)?;
-        self.summary.outbox.record(change.seq)?;
+    /// The chapter this device writes in.
+    fn current(&mut self) -> Result<&mut ChapterDoc> {
+        if self.summary.standing != Standing::Member {
+            return Err(Error::NotAMember);
+        }
+        self.chapters
+            .get_mut(&self.summary.chapter)
+            .ok_or_else(|| Error::Document(format!("chapter {} is missing", self.summary.chapter)))
+    }
+
+    /// Stores a local change in the current chapter and counts it into the outbox, in this
+    /// transaction. Returns its outbox number.
+    fn record(&mut self, change: &LocalChange) -> Result<u64> {
+        let n = self.summary.outbox.local_seq + 1;
+        storage::append_change(
+            self.w,
+            self.row,
+            self.summary.chapter,
+            Some(n),
+            &change.bytes,
+        )?;
+        self.summary.outbox.record(n)?;
         self.changes += 1;
-        Ok(())
+        Ok(n)
     }
 }
 
@@ -533,7 +651,7 @@ impl GroupWrite<'_, '_> {
 /// name, else the one whose name matches ignoring case. Two groups with one name (possible once
 /// groups sync from several moderators) are ambiguous rather than a guess.
 fn resolve_group(all: Vec<GroupInfo>, id_or_name: &str) -> Result<GroupInfo> {
-    if let Some(id) = GroupId::parse(id_or_name) {
+    if let Some(id) = GroupId::parse_hex(id_or_name) {
         if let Some(g) = all.iter().find(|g| g.id == id) {
             return Ok(g.clone());
         }
@@ -560,10 +678,10 @@ fn resolve_group(all: Vec<GroupInfo>, id_or_name: &str) -> Result<GroupInfo> {
 
 fn info(s: &GroupSummary) -> GroupInfo {
     GroupInfo {
-        id: s.meta.id,
-        name: s.meta.name.clone(),
-        capacity: s.meta.capacity.limit,
-        capacity_reason: s.meta.capacity.reason.clone(),
+        id: s.id,
+        name: s.name.clone(),
+        capacity: s.capacity.limit,
+        capacity_reason: s.capacity.reason.clone(),
         member_count: s.members.len(),
     }
 }
@@ -823,7 +941,7 @@ mod tests {
             c.send_many(&g.id, &refs).unwrap();
         }
         let row = c.group_row(&g.id).unwrap();
-        let chunks = storage::load_chunks(c.store.conn(), c.store.cipher(), row).unwrap();
+        let chunks = storage::load_chunks(c.store.conn(), c.store.cipher(), row, 1).unwrap();
         assert!(
             chunks.len() < COMPACT_AFTER_CHANGES,
             "compacted into a snapshot, got {}",
@@ -834,17 +952,20 @@ mod tests {
         let mut c = Companion::open(dir.path(), key()).unwrap();
         let last = c.send(&g.id, "after compaction").unwrap();
         c.edit(&g.id, &last, "after compaction, edited").unwrap();
-        let doc = GroupDoc::load(
+        let chunks = storage::load_chunks(c.store.conn(), c.store.cipher(), row, 1).unwrap();
+        let doc = ChapterDoc::load(
+            &g.id,
+            1,
             c.profile.keys.device_id(),
-            {
-                let chunks = storage::load_chunks(c.store.conn(), c.store.cipher(), row).unwrap();
-                chunks
-            }
-            .iter()
-            .map(Vec::as_slice),
+            chunks.iter().map(Vec::as_slice),
         )
         .unwrap();
         assert_eq!(doc.message_ids().unwrap().len(), lines.len() + 1);
+        // Nothing was acknowledged, so every local change is still a row of its own for the
+        // sync engine to send, snapshot or not.
+        let pending =
+            storage::local_changes_after(c.store.conn(), c.store.cipher(), row, 0).unwrap();
+        assert_eq!(pending.len() as u64, c.outbox(&g.id).unwrap().local_seq);
     }
 
     #[test]
@@ -861,9 +982,14 @@ mod tests {
         let page = b.timeline(&g.id, None, 10).unwrap();
         assert_eq!(texts(&page), ["from a", "from b", "from a again"]);
         let row = a.group_row(&g.id).unwrap();
-        let chunks = storage::load_chunks(a.store.conn(), a.store.cipher(), row).unwrap();
-        let doc =
-            GroupDoc::load(a.profile.keys.device_id(), chunks.iter().map(Vec::as_slice)).unwrap();
+        let chunks = storage::load_chunks(a.store.conn(), a.store.cipher(), row, 1).unwrap();
+        let doc = ChapterDoc::load(
+            &g.id,
+            1,
+            a.profile.keys.device_id(),
+            chunks.iter().map(Vec::as_slice),
+        )
+        .unwrap();
         assert_eq!(doc.message_ids().unwrap().len(), 3);
     }
 

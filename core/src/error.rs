@@ -43,6 +43,8 @@ pub enum StoreError {
     },
     #[error("this store was written by a newer Hearth (schema {found}, this build knows up to {supported}); update Hearth")]
     TooNew { found: i64, supported: i64 },
+    #[error("the Hearth store at {} holds {groups} group(s) made by a pre-release Hearth without sync; this version cannot carry them over. Move the store aside and run `hearth init` again", path.display())]
+    PreSyncGroups { path: PathBuf, groups: i64 },
     #[error("another Hearth process is using this store; try again")]
     Busy,
     #[error("a stored record could not be read ({what}): {detail}")]
@@ -92,6 +94,8 @@ pub enum Error {
     NotYourMessage { action: &'static str },
     #[error("this message was deleted")]
     MessageDeleted,
+    #[error("you are not a member of this group (yet, or any more)")]
+    NotAMember,
     #[error("group document: {0}")]
     Document(String),
     #[error(transparent)]

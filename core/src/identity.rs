@@ -12,52 +12,22 @@
 
 use hpke::kem::{Kem as KemTrait, X25519HkdfSha256};
 use hpke::{Deserializable, Serializable};
-use ring::signature::{self, Ed25519KeyPair, KeyPair};
+use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{random_bytes, CryptoError};
 use crate::error::InputError;
 
-/// What a person does in Hearth; decides what the core lets her do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Mother,
-    Volunteer,
-    Moderator,
-}
+pub use hearth_protocol::{DeviceId, Role};
 
-impl Role {
-    pub const ALL: [Role; 3] = [Role::Mother, Role::Volunteer, Role::Moderator];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Mother => "mother",
-            Role::Volunteer => "volunteer",
-            Role::Moderator => "moderator",
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = InputError;
-    fn from_str(s: &str) -> Result<Self, InputError> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s.trim().to_ascii_lowercase())
-            .ok_or_else(|| {
-                InputError::new(
-                    "role",
-                    format!("{s:?} is not a role; expected mother, volunteer or moderator"),
-                )
-            })
-    }
+/// Parses a role as a person typed it.
+pub fn parse_role(s: &str) -> Result<Role, InputError> {
+    Role::parse(s).ok_or_else(|| {
+        InputError::new(
+            "role",
+            format!("{s:?} is not a role; expected mother, volunteer or moderator"),
+        )
+    })
 }
 
 /// The name peers see. Never a phone number or an e-mail address.
@@ -108,62 +78,7 @@ impl std::fmt::Display for Pseudonym {
     }
 }
 
-/// A device's public identity: its Ed25519 public key. Also its Automerge actor id.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct DeviceId(pub [u8; 32]);
-
-impl DeviceId {
-    pub fn to_hex(&self) -> String {
-        hex_lower(&self.0)
-    }
-    /// The first 8 hex digits, enough for a person to tell devices apart in a list.
-    pub fn short(&self) -> String {
-        hex_lower(&self.0[..4])
-    }
-    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
-        bytes.try_into().ok().map(DeviceId)
-    }
-    /// Checks an Ed25519 signature made by this device.
-    pub fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
-        signature::UnparsedPublicKey::new(&signature::ED25519, &self.0)
-            .verify(message, sig)
-            .is_ok()
-    }
-}
-
-impl std::fmt::Debug for DeviceId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "DeviceId({})", self.short())
-    }
-}
-
-pub(crate) fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
-}
-
-pub(crate) fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
-    let s = s.as_bytes();
-    if s.len() != N * 2 {
-        return None;
-    }
-    let val = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    };
-    let mut out = [0u8; N];
-    for (i, pair) in s.chunks(2).enumerate() {
-        out[i] = (val(pair[0])? << 4) | val(pair[1])?;
-    }
-    Some(out)
-}
+pub(crate) use hearth_protocol::ids::{hex_lower, parse_hex};
 
 /// The device's private keys. Only ever written to disk inside the encrypted store.
 pub struct DeviceKeys {
@@ -217,6 +132,28 @@ impl DeviceKeys {
 
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
         self.signing.sign(message).as_ref().to_vec()
+    }
+
+    /// The X25519 private key, for opening epoch keys sealed to this device.
+    pub(crate) fn agreement_secret(
+        &self,
+    ) -> Result<<X25519HkdfSha256 as KemTrait>::PrivateKey, CryptoError> {
+        <X25519HkdfSha256 as KemTrait>::PrivateKey::from_bytes(&self.agreement_secret).map_err(
+            |_| CryptoError::Open {
+                context: "device agreement key".into(),
+            },
+        )
+    }
+}
+
+impl hearth_protocol::Signer for DeviceKeys {
+    fn device(&self) -> DeviceId {
+        self.device_id()
+    }
+    fn sign_raw(&self, message: &[u8]) -> hearth_protocol::Signature {
+        let mut s = [0u8; 64];
+        s.copy_from_slice(self.signing.sign(message).as_ref());
+        hearth_protocol::Signature(s)
     }
 }
 
@@ -279,8 +216,8 @@ mod tests {
 
     #[test]
     fn roles_parse_and_reject_unknown() {
-        assert_eq!("Moderator".parse::<Role>().unwrap(), Role::Moderator);
-        let e = "admin".parse::<Role>().unwrap_err();
+        assert_eq!(parse_role("Moderator").unwrap(), Role::Moderator);
+        let e = parse_role("admin").unwrap_err();
         assert!(e.to_string().contains("mother, volunteer or moderator"));
     }
 
@@ -293,11 +230,12 @@ mod tests {
         let restored = stored.into_keys().unwrap();
         assert_eq!(restored.device_id(), id);
         assert_eq!(restored.agreement_public(), public);
-        let sig = restored.sign(b"hello");
-        assert!(id.verify(b"hello", &sig));
-        assert!(!id.verify(b"hellO", &sig));
+        use hearth_protocol::ids::{sign, Domain};
+        let sig = sign(&restored, Domain::Op, b"hello");
+        assert!(id.verify(Domain::Op, b"hello", &sig));
+        assert!(!id.verify(Domain::Op, b"hellO", &sig));
         let other = DeviceKeys::generate().unwrap();
-        assert!(!other.device_id().verify(b"hello", &sig));
+        assert!(!other.device_id().verify(Domain::Op, b"hello", &sig));
     }
 
     #[test]

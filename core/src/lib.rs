@@ -10,6 +10,7 @@
 //! - [`group`]: groups and their Automerge documents ([`group::doc`]); capacity rules.
 //! - [`message`]: message ids, text rules, reactions, the agreed order.
 //! - [`timeline`]: the chat screen's data, readable without loading a document.
+//! - [`membership`]: epoch keys sealed with HPKE; operations signed by this device.
 //! - [`outbox`]: local changes waiting for the relay.
 //! - [`companion`]: the facade that ties them together.
 
@@ -19,6 +20,7 @@ pub mod crypto;
 pub mod error;
 pub mod group;
 pub mod identity;
+pub mod membership;
 pub mod message;
 pub mod outbox;
 pub mod profile;

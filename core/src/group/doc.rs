@@ -1,182 +1,361 @@
-//! The typed face of a group's Automerge document. No other module touches Automerge paths.
+//! The typed face of a group chapter's Automerge document. No other module touches Automerge
+//! paths.
 //!
-//! Layout (schema 1):
+//! A group's conversation is a series of **chapters**, one per key epoch (see
+//! `docs/decisions.md` #5). A member admitted in epoch 7 receives chapters 7 onwards and nothing
+//! older, so she sees history from her admission on — enforced by keys, not by a screen filter.
+//!
+//! Layout of a chapter (schema 2):
 //! ```text
-//! ROOT { v: 1, id: bytes, name, capacity, capacity_reason?, created_by: bytes, created_at,
-//!        members:  { <device hex>: { name, role, joined_at } },
-//!        messages: { <message id hex>: { author: bytes, text, sent_at, stamp,
-//!                                         edited_at?, deleted?, "r/<reaction>/<device hex>": true } } }
+//! ROOT { v: 2, group: bytes, chapter: int,              ← genesis, identical on every device
+//!        name?, capacity_reason?                        ← moderators
+//!        profiles: { <device hex>: pseudonym }          ← each device writes only its own key
+//!        messages: { <message id hex>: { text, sent_at, stamp } }   ← immutable once written;
+//!                                                          the author is the actor that made it
+//!        marks:    { "<id hex>/<kind>/<device hex>": value } }      ← edits, deletes, reactions
 //! ```
-//! Choices that keep concurrent edits safe: every map that two devices could write at once is
-//! created once, by the group's creator, in the first change (two devices creating "the same"
-//! map would make two maps and one would vanish). Per-message and per-member maps are created
-//! only by their owner under a unique key. Reactions are flat keys per (kind, device), so two
-//! people reacting at once never conflict.
+//! The genesis change is built the same way by every device (fixed actor, time 0), so no device
+//! waits for anyone before writing in a new chapter and two devices never create the same map
+//! twice (which would make one vanish). Everything written afterwards is a flat key owned by
+//! one device: marks name their writer in the key, so concurrent edits never conflict and a
+//! mark is honoured only when its writer may make it (an edit only by the message's author).
+//! Marks may point at messages in earlier chapters: a device always writes in the newest one.
 //!
-//! Every change this device makes uses its [`DeviceId`] as the Automerge actor id, so a change
-//! can be checked against the device that signed it when it arrives from elsewhere.
-//!
-//! Reading validates types: a document from another device is untrusted input, and a value of
-//! the wrong shape is a [`Error::Document`], never a panic.
+//! Incoming changes are untrusted. [`ChapterDoc::check_change`] inspects every operation of a
+//! change before it is applied: the actor must be the device that signed the envelope, and each
+//! operation must be one that device may make. Reading validates types too; a value of the wrong
+//! shape is an [`Error::Document`], never a panic.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use automerge::transaction::Transactable;
-use automerge::{ActorId, AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use automerge::legacy::{Key as OpKey, ObjectId, OpId, OpType};
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, AutoCommit, Change, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use hearth_protocol::ids::{Domain, Hash};
 
 use crate::error::{Error, Result};
-use crate::group::{Capacity, GroupId, GroupMeta, Member};
-use crate::identity::{parse_hex, DeviceId, Role};
-use crate::message::{MessageId, MessageRecord, Reaction};
+use crate::group::GroupId;
+use crate::identity::{parse_hex, DeviceId};
+use crate::message::{MessageId, MessageText, Reaction};
 
-const SCHEMA: i64 = 1;
-const REACTION_PREFIX: &str = "r/";
+const SCHEMA: i64 = 2;
+const GENESIS_MAPS: [&str; 3] = ["profiles", "messages", "marks"];
 
-/// One change this device made: its sequence number and its bytes as they are stored and
-/// (later) sent.
+/// One change this device made: its Automerge sequence number in the chapter and its bytes.
 #[derive(Debug, Clone)]
 pub struct LocalChange {
-    /// This device's sequence number for the change (1, 2, 3, … per author and group). The
-    /// actor id is the device key, so (device, seq) names a change everywhere, and a gap in a
-    /// peer's sequence is visible to the sync engine.
     pub seq: u64,
+    pub hash: [u8; 32],
     pub bytes: Vec<u8>,
 }
 
-pub struct GroupDoc {
+/// A message as its chapter holds it, before edits, deletes and reactions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseMessage {
+    pub id: MessageId,
+    pub author: DeviceId,
+    pub text: String,
+    pub sent_at: i64,
+    pub stamp: i64,
+}
+
+/// What a mark says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mark {
+    /// The author replaced the text.
+    Text(String),
+    EditedAt(i64),
+    /// The author deleted the message.
+    Deleted(bool),
+    Reaction(Reaction, bool),
+}
+
+impl Mark {
+    fn kind(&self) -> String {
+        match self {
+            Mark::Text(_) => "t".into(),
+            Mark::EditedAt(_) => "ea".into(),
+            Mark::Deleted(_) => "d".into(),
+            Mark::Reaction(r, _) => format!("r/{}", r.key()),
+        }
+    }
+
+    fn value(&self) -> ScalarValue {
+        match self {
+            Mark::Text(t) => ScalarValue::Str(t.as_str().into()),
+            Mark::EditedAt(n) => ScalarValue::Int(*n),
+            Mark::Deleted(b) | Mark::Reaction(_, b) => ScalarValue::Boolean(*b),
+        }
+    }
+
+    fn parse(kind: &str, value: &ScalarValue) -> Option<Mark> {
+        match (kind, value) {
+            ("t", ScalarValue::Str(s)) if s.len() <= MessageText::MAX_BYTES => {
+                Some(Mark::Text(s.to_string()))
+            }
+            ("ea", ScalarValue::Int(n)) => Some(Mark::EditedAt(*n)),
+            ("d", ScalarValue::Boolean(b)) => Some(Mark::Deleted(*b)),
+            (k, ScalarValue::Boolean(b)) => k
+                .strip_prefix("r/")
+                .and_then(|r| Reaction::parse(r).ok())
+                .map(|r| Mark::Reaction(r, *b)),
+            _ => None,
+        }
+    }
+}
+
+/// Why an incoming change was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("change refused: {0}")]
+pub struct Refused(pub String);
+
+pub struct ChapterDoc {
     doc: AutoCommit,
+    chapter: u32,
+    genesis: ActorId,
 }
 
 fn doc_err(what: impl std::fmt::Display) -> Error {
     Error::Document(what.to_string())
 }
 
-impl GroupDoc {
-    /// Creates a group's document: metadata, the shared maps and the creator's member entry,
-    /// all in the first change.
-    pub fn create(meta: &GroupMeta, creator: &Member) -> Result<(GroupDoc, LocalChange)> {
-        let mut doc = AutoCommit::new().with_actor(ActorId::from(meta.created_by.0.to_vec()));
+/// The genesis actor of a chapter: derived, 16 bytes, so it can never be a device (32 bytes).
+fn genesis_actor(group: &GroupId, chapter: u32) -> ActorId {
+    let h = Hash::of(
+        Domain::Attestation,
+        &[b"chapter-genesis", &group.0, &chapter.to_be_bytes()],
+    );
+    ActorId::from(&h.0[..16])
+}
+
+impl ChapterDoc {
+    /// The chapter's first state, identical on every device.
+    pub fn genesis(group: &GroupId, chapter: u32, me: DeviceId) -> Result<ChapterDoc> {
+        let genesis = genesis_actor(group, chapter);
+        let mut doc = AutoCommit::new().with_actor(genesis.clone());
         doc.put(&ROOT, "v", SCHEMA).map_err(doc_err)?;
-        doc.put(&ROOT, "id", ScalarValue::Bytes(meta.id.0.to_vec()))
+        doc.put(&ROOT, "group", ScalarValue::Bytes(group.0.to_vec()))
             .map_err(doc_err)?;
-        doc.put(&ROOT, "name", meta.name.as_str())
-            .map_err(doc_err)?;
-        doc.put(&ROOT, "capacity", meta.capacity.limit as i64)
-            .map_err(doc_err)?;
-        if let Some(reason) = &meta.capacity.reason {
-            doc.put(&ROOT, "capacity_reason", reason.as_str())
-                .map_err(doc_err)?;
+        doc.put(&ROOT, "chapter", chapter as i64).map_err(doc_err)?;
+        for m in GENESIS_MAPS {
+            doc.put_object(&ROOT, m, ObjType::Map).map_err(doc_err)?;
         }
-        doc.put(
-            &ROOT,
-            "created_by",
-            ScalarValue::Bytes(meta.created_by.0.to_vec()),
-        )
-        .map_err(doc_err)?;
-        doc.put(&ROOT, "created_at", meta.created_at)
-            .map_err(doc_err)?;
-        doc.put_object(&ROOT, "members", ObjType::Map)
-            .map_err(doc_err)?;
-        doc.put_object(&ROOT, "messages", ObjType::Map)
-            .map_err(doc_err)?;
-        let mut group = GroupDoc { doc };
-        group.write_member(creator)?;
-        let change = group.commit()?;
-        Ok((group, change))
-    }
-
-    /// Loads a document from its stored chunks (a snapshot, then changes), acting as `me`.
-    pub fn load<'a>(me: DeviceId, mut chunks: impl Iterator<Item = &'a [u8]>) -> Result<GroupDoc> {
-        let first = chunks.next().ok_or_else(|| doc_err("no stored document"))?;
-        let mut doc = AutoCommit::load(first).map_err(doc_err)?;
-        for chunk in chunks {
-            doc.load_incremental(chunk).map_err(doc_err)?;
-        }
+        doc.commit_with(CommitOptions::default().with_time(0));
         doc.set_actor(ActorId::from(me.0.to_vec()));
-        let group = GroupDoc { doc };
-        if group.int(&ROOT, "v")? != SCHEMA {
-            return Err(doc_err("unsupported document schema"));
-        }
-        Ok(group)
+        Ok(ChapterDoc {
+            doc,
+            chapter,
+            genesis,
+        })
     }
 
-    /// The whole document, compacted; what a snapshot stores.
+    /// Loads a chapter from stored chunks (a snapshot and/or changes), acting as `me`. The
+    /// genesis is rebuilt, never stored.
+    pub fn load<'a>(
+        group: &GroupId,
+        chapter: u32,
+        me: DeviceId,
+        chunks: impl Iterator<Item = &'a [u8]>,
+    ) -> Result<ChapterDoc> {
+        let mut c = ChapterDoc::genesis(group, chapter, me)?;
+        for chunk in chunks {
+            c.load_strict(chunk)?;
+        }
+        if c.int(&ROOT, "v")? != SCHEMA || c.int(&ROOT, "chapter")? != chapter as i64 {
+            return Err(doc_err("stored chapter does not match its place"));
+        }
+        Ok(c)
+    }
+
+    pub fn chapter(&self) -> u32 {
+        self.chapter
+    }
+
+    /// The whole chapter, compacted: what a snapshot stores.
     pub fn save(&mut self) -> Vec<u8> {
         self.doc.save()
     }
 
-    pub fn meta(&self) -> Result<GroupMeta> {
-        let reason = self.opt_str(&ROOT, "capacity_reason")?;
-        Ok(GroupMeta {
-            id: GroupId(self.bytes_n(&ROOT, "id")?),
-            name: self.str(&ROOT, "name")?,
-            capacity: Capacity {
-                limit: u32::try_from(self.int(&ROOT, "capacity")?).map_err(doc_err)?,
-                reason,
-            },
-            created_by: DeviceId(self.bytes_n(&ROOT, "created_by")?),
-            created_at: self.int(&ROOT, "created_at")?,
-        })
+    /// Changes waiting for dependencies this device has not received (a gap).
+    pub fn missing_deps(&mut self) -> usize {
+        self.doc.get_missing_deps(&[]).len()
     }
 
-    pub fn members(&self) -> Result<Vec<Member>> {
-        let members = self.map(&ROOT, "members")?;
-        let mut out = Vec::new();
-        for key in self.doc.keys(&members) {
-            let device = parse_hex(&key)
-                .map(DeviceId)
-                .ok_or_else(|| doc_err(format!("member key {key:?}")))?;
-            let obj = self.map(&members, key.as_str())?;
-            let role = match self.str(&obj, "role")?.as_str() {
-                "mother" => Role::Mother,
-                "volunteer" => Role::Volunteer,
-                "moderator" => Role::Moderator,
-                other => return Err(doc_err(format!("unknown role {other:?}"))),
+    /// Checks that `change`, signed by `signer`, makes only operations `signer` may make.
+    /// `moderator` says whether the signer is a moderator of the group.
+    pub fn check_change(
+        &self,
+        change: &Change,
+        signer: &DeviceId,
+        moderator: bool,
+    ) -> std::result::Result<(), Refused> {
+        if change.actor_id().to_bytes() != signer.0 {
+            return Err(Refused(format!(
+                "its author is {}, not the device that signed it ({})",
+                short_actor(change.actor_id()),
+                signer.short()
+            )));
+        }
+        let me = change.actor_id();
+        let signer_hex = signer.to_hex();
+        let expanded = change.decode();
+        for op in &expanded.operations {
+            let key = match &op.key {
+                OpKey::Map(k) => k.as_str(),
+                OpKey::Seq(_) => return Err(Refused("it edits a list; chapters have none".into())),
             };
-            out.push(Member {
-                device,
-                name: self.str(&obj, "name")?,
-                role,
-                joined_at: self.int(&obj, "joined_at")?,
-            });
+            let put = match &op.action {
+                OpType::Put(v) => Some(v),
+                _ => None,
+            };
+            let which = match &op.obj {
+                ObjectId::Root => "root",
+                ObjectId::Id(OpId(counter, actor)) if *actor == self.genesis => match *counter {
+                    4 => "profiles",
+                    5 => "messages",
+                    6 => "marks",
+                    _ => return Err(Refused("it writes into an unknown object".into())),
+                },
+                ObjectId::Id(OpId(_, actor)) if actor == me => "own message",
+                ObjectId::Id(_) => {
+                    return Err(Refused(format!(
+                        "it writes into another member's message (key {key:?})"
+                    )))
+                }
+            };
+            let ok = match which {
+                "root" => {
+                    moderator
+                        && matches!(key, "name" | "capacity_reason")
+                        && matches!(put, Some(ScalarValue::Str(s)) if s.chars().count() <= 500)
+                }
+                "profiles" => {
+                    key == signer_hex
+                        && matches!(put, Some(ScalarValue::Str(s)) if crate::identity::Pseudonym::parse(s).is_ok())
+                }
+                "messages" => {
+                    parse_hex::<16>(key).is_some()
+                        && matches!(op.action, OpType::Make(ObjType::Map))
+                        && op.pred.is_empty()
+                }
+                "marks" => {
+                    let parsed = key
+                        .rsplit_once('/')
+                        .filter(|(_, writer)| *writer == signer_hex)
+                        .and_then(|(rest, _)| rest.split_once('/'))
+                        .filter(|(id, _)| parse_hex::<16>(id).is_some());
+                    match (parsed, put) {
+                        (Some((_, kind)), Some(v)) => Mark::parse(kind, v).is_some(),
+                        _ => false,
+                    }
+                }
+                _ => {
+                    op.pred.is_empty()
+                        && match (key, put) {
+                            ("text", Some(ScalarValue::Str(s))) => MessageText::parse(s).is_ok(),
+                            ("sent_at" | "stamp", Some(ScalarValue::Int(_))) => true,
+                            _ => false,
+                        }
+                }
+            };
+            if !ok {
+                return Err(Refused(format!(
+                    "operation on {which} key {key:?} is not allowed for this member"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies changes that [`Self::check_change`] accepted. Duplicates are no-ops.
+    pub fn apply(&mut self, changes: Vec<Change>) -> Result<()> {
+        self.doc.apply_changes(changes).map_err(doc_err)
+    }
+
+    /// Loads a snapshot received from another member into this chapter. The caller has
+    /// verified its authors' attestations; this checks that what it holds is well-formed.
+    pub fn merge_snapshot(&mut self, bytes: &[u8]) -> Result<()> {
+        self.load_strict(bytes)
+    }
+
+    /// Loads one change or one saved document. Automerge's incremental load skips what it
+    /// cannot parse; here anything unparseable is an error, never a silent partial load.
+    fn load_strict(&mut self, bytes: &[u8]) -> Result<()> {
+        if let Ok(change) = Change::from_bytes(bytes.to_vec()) {
+            return self.doc.apply_changes([change]).map_err(doc_err);
+        }
+        AutoCommit::load(bytes).map_err(doc_err)?;
+        self.doc.load_incremental(bytes).map_err(doc_err)?;
+        Ok(())
+    }
+
+    /// Every change in the chapter with its author and sequence number: (actor, seq, hash).
+    pub fn change_heads(&mut self) -> BTreeMap<Vec<u8>, (u64, [u8; 32])> {
+        let mut out: BTreeMap<Vec<u8>, (u64, [u8; 32])> = BTreeMap::new();
+        for meta in self.doc.get_changes_meta(&[]) {
+            let e = out
+                .entry(meta.actor.to_bytes().to_vec())
+                .or_insert((0, [0; 32]));
+            if meta.seq > e.0 {
+                *e = (meta.seq, meta.hash.0);
+            }
+        }
+        out
+    }
+
+    // ---- reading
+
+    pub fn name(&self) -> Result<Option<String>> {
+        self.opt_str(&ROOT, "name")
+    }
+
+    pub fn capacity_reason(&self) -> Result<Option<String>> {
+        self.opt_str(&ROOT, "capacity_reason")
+    }
+
+    pub fn profiles(&self) -> Result<BTreeMap<DeviceId, String>> {
+        let obj = self.map(&ROOT, "profiles")?;
+        let mut out = BTreeMap::new();
+        for key in self.doc.keys(&obj) {
+            if let (Some(d), Some(name)) = (parse_hex(&key), self.opt_str(&obj, &key)?) {
+                out.insert(DeviceId(d), name);
+            }
         }
         Ok(out)
     }
 
-    pub fn message(&self, id: &MessageId) -> Result<Option<MessageRecord>> {
+    pub fn has_message(&self, id: &MessageId) -> Result<bool> {
         let messages = self.map(&ROOT, "messages")?;
-        let obj = match self.doc.get(&messages, id.to_hex()).map_err(doc_err)? {
-            Some((Value::Object(ObjType::Map), obj)) => obj,
+        Ok(self
+            .doc
+            .get(&messages, id.to_hex())
+            .map_err(doc_err)?
+            .is_some())
+    }
+
+    pub fn message(&self, id: &MessageId) -> Result<Option<BaseMessage>> {
+        let messages = self.map(&ROOT, "messages")?;
+        let (obj, author) = match self.doc.get(&messages, id.to_hex()).map_err(doc_err)? {
+            Some((Value::Object(ObjType::Map), obj)) => {
+                let ObjId::Id(_, actor, _) = &obj else {
+                    return Err(doc_err(format!("message {id} has no author")));
+                };
+                let author = DeviceId::from_slice(actor.to_bytes())
+                    .ok_or_else(|| doc_err(format!("message {id} was made by a non-device")))?;
+                (obj, author)
+            }
             Some(_) => return Err(doc_err(format!("message {id} is not a map"))),
             None => return Ok(None),
         };
-        let mut reactions: BTreeMap<Reaction, BTreeSet<DeviceId>> = BTreeMap::new();
-        for key in self.doc.keys(&obj) {
-            let Some(rest) = key.strip_prefix(REACTION_PREFIX) else {
-                continue;
-            };
-            // Unknown reaction kinds (from a newer Hearth) are skipped, not fatal.
-            let Some((kind, device)) = rest.split_once('/') else {
-                continue;
-            };
-            let (Ok(kind), Some(device)) = (Reaction::parse(kind), parse_hex(device)) else {
-                continue;
-            };
-            reactions.entry(kind).or_default().insert(DeviceId(device));
-        }
-        Ok(Some(MessageRecord {
+        Ok(Some(BaseMessage {
             id: *id,
-            author: DeviceId(self.bytes_n(&obj, "author")?),
+            author,
             text: self.str(&obj, "text")?,
             sent_at: self.int(&obj, "sent_at")?,
             stamp: self.int(&obj, "stamp")?,
-            edited_at: self.opt_int(&obj, "edited_at")?,
-            deleted: self.opt_bool(&obj, "deleted")?.unwrap_or(false),
-            reactions,
         }))
     }
 
-    /// Ids of every message in the document (for rebuilding the timeline from scratch).
     pub fn message_ids(&self) -> Result<Vec<MessageId>> {
         let messages = self.map(&ROOT, "messages")?;
         self.doc
@@ -189,129 +368,138 @@ impl GroupDoc {
             .collect()
     }
 
-    /// Adds a new message written by this device.
-    pub fn add_message(&mut self, message: &MessageRecord) -> Result<LocalChange> {
-        self.check_author(&message.author, "send")?;
-        let messages = self.map(&ROOT, "messages")?;
-        if self
-            .doc
-            .get(&messages, message.id.to_hex())
-            .map_err(doc_err)?
-            .is_some()
-        {
-            return Err(doc_err(format!("message {} already exists", message.id)));
-        }
-        self.in_change(|d| {
-            let obj = d.put_object(&messages, message.id.to_hex(), ObjType::Map)?;
-            d.put(
-                &obj,
-                "author",
-                ScalarValue::Bytes(message.author.0.to_vec()),
-            )?;
-            d.put(&obj, "text", message.text.as_str())?;
-            d.put(&obj, "sent_at", message.sent_at)?;
-            d.put(&obj, "stamp", message.stamp)?;
-            Ok(())
-        })
-    }
-
-    /// Replaces the text of one of this device's messages.
-    pub fn edit_message(&mut self, id: &MessageId, text: &str, at: i64) -> Result<LocalChange> {
-        let obj = self.own_live_message(id, "edit")?;
-        self.in_change(|d| {
-            d.put(&obj, "text", text)?;
-            d.put(&obj, "edited_at", at)?;
-            Ok(())
-        })
-    }
-
-    /// Deletes one of this device's messages: the text is cleared from the current state.
-    /// (Earlier versions remain in the document's history until history compaction exists.)
-    pub fn delete_message(&mut self, id: &MessageId, at: i64) -> Result<LocalChange> {
-        let obj = self.own_live_message(id, "delete")?;
-        self.in_change(|d| {
-            d.put(&obj, "text", "")?;
-            d.put(&obj, "deleted", true)?;
-            d.put(&obj, "edited_at", at)?;
-            Ok(())
-        })
-    }
-
-    /// Adds or removes this device's reaction. `None` when nothing changes.
-    pub fn set_reaction(
-        &mut self,
-        id: &MessageId,
-        reaction: Reaction,
-        on: bool,
-    ) -> Result<Option<LocalChange>> {
-        let me = self.me();
-        let obj = self.message_obj(id)?;
-        if self.opt_bool(&obj, "deleted")?.unwrap_or(false) {
-            return Err(Error::MessageDeleted);
-        }
-        let key = format!("{REACTION_PREFIX}{}/{}", reaction.key(), me.to_hex());
-        let present = self.doc.get(&obj, key.as_str()).map_err(doc_err)?.is_some();
-        if present == on {
-            return Ok(None);
-        }
-        self.in_change(|d| {
-            if on {
-                d.put(&obj, key.as_str(), true)
-            } else {
-                d.delete(&obj, key.as_str())
+    /// Every mark on message `id` in this chapter: (writer, mark).
+    pub fn marks(&self, id: &MessageId) -> Result<Vec<(DeviceId, Mark)>> {
+        let marks = self.map(&ROOT, "marks")?;
+        let prefix = format!("{}/", id.to_hex());
+        let end = format!("{}0", id.to_hex()); // '0' sorts right after '/'
+        let mut out = Vec::new();
+        for item in self.doc.map_range(&marks, prefix.clone()..end) {
+            let key = item.key.to_string();
+            let Value::Scalar(v) = item.value.into_value() else {
+                continue;
+            };
+            let Some((kind, writer)) = key.strip_prefix(&prefix).and_then(|k| k.rsplit_once('/'))
+            else {
+                continue;
+            };
+            if let (Some(w), Some(mark)) = (parse_hex(writer), Mark::parse(kind, &v)) {
+                out.push((DeviceId(w), mark));
             }
-        })
-        .map(Some)
+        }
+        Ok(out)
     }
+
+    /// Ids of messages that have marks in this chapter.
+    pub fn marked_ids(&self) -> Result<Vec<MessageId>> {
+        let marks = self.map(&ROOT, "marks")?;
+        let mut ids: Vec<MessageId> = self
+            .doc
+            .keys(&marks)
+            .filter_map(|k| k.split('/').next().and_then(parse_hex).map(MessageId))
+            .collect();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// What a batch of incoming changes touches: new messages and marked messages.
+    pub fn touched(changes: &[Change]) -> Vec<MessageId> {
+        let mut ids = Vec::new();
+        for c in changes {
+            for op in c.decode().operations {
+                if let OpKey::Map(k) = &op.key {
+                    let id = k.split('/').next().unwrap_or("");
+                    if let Some(b) = parse_hex(id) {
+                        ids.push(MessageId(b));
+                    }
+                }
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    // ---- writing (as this device)
 
     fn me(&self) -> DeviceId {
         DeviceId::from_slice(self.doc.get_actor().to_bytes()).unwrap_or(DeviceId([0; 32]))
     }
 
-    fn check_author(&self, author: &DeviceId, action: &'static str) -> Result<()> {
-        if *author != self.me() {
-            return Err(Error::NotYourMessage { action });
-        }
-        Ok(())
-    }
-
-    fn message_obj(&self, id: &MessageId) -> Result<ObjId> {
+    /// Adds a message written by this device.
+    pub fn add_message(
+        &mut self,
+        id: &MessageId,
+        text: &str,
+        sent_at: i64,
+        stamp: i64,
+    ) -> Result<LocalChange> {
         let messages = self.map(&ROOT, "messages")?;
-        match self.doc.get(&messages, id.to_hex()).map_err(doc_err)? {
-            Some((Value::Object(ObjType::Map), obj)) => Ok(obj),
-            _ => Err(Error::UnknownMessage { id: id.to_hex() }),
+        if self.has_message(id)? {
+            return Err(doc_err(format!("message {id} already exists")));
         }
+        self.in_change(|d| {
+            let obj = d.put_object(&messages, id.to_hex(), ObjType::Map)?;
+            d.put(&obj, "text", text)?;
+            d.put(&obj, "sent_at", sent_at)?;
+            d.put(&obj, "stamp", stamp)?;
+            Ok(())
+        })
     }
 
-    fn own_live_message(&self, id: &MessageId, action: &'static str) -> Result<ObjId> {
-        let obj = self.message_obj(id)?;
-        let author = DeviceId(self.bytes_n(&obj, "author")?);
-        self.check_author(&author, action)?;
-        if self.opt_bool(&obj, "deleted")?.unwrap_or(false) {
-            return Err(Error::MessageDeleted);
+    /// Writes marks by this device on message `id` (which may live in an earlier chapter).
+    pub fn set_marks(&mut self, id: &MessageId, marks: &[Mark]) -> Result<LocalChange> {
+        let obj = self.map(&ROOT, "marks")?;
+        let me = self.me().to_hex();
+        self.in_change(|d| {
+            for m in marks {
+                d.put(&obj, format!("{id}/{}/{me}", m.kind()), m.value())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether this device's mark of this kind currently holds `value`.
+    pub fn my_mark(&self, id: &MessageId, mark: &Mark) -> Result<bool> {
+        let me = self.me();
+        Ok(self.marks(id)?.iter().any(|(w, m)| *w == me && m == mark))
+    }
+
+    /// Writes this device's pseudonym into the chapter and, for a moderator, the group's name
+    /// and capacity reason — in one change. `None` if everything is already there.
+    pub fn introduce(
+        &mut self,
+        profile: &str,
+        group_info: Option<(&str, Option<&str>)>,
+    ) -> Result<Option<LocalChange>> {
+        let profiles = self.map(&ROOT, "profiles")?;
+        let key = self.me().to_hex();
+        let profile_set = self.opt_str(&profiles, &key)?.as_deref() == Some(profile);
+        let info_set = match group_info {
+            None => true,
+            Some((name, reason)) => {
+                self.name()?.as_deref() == Some(name)
+                    && (reason.is_none() || self.capacity_reason()?.as_deref() == reason)
+            }
+        };
+        if profile_set && info_set {
+            return Ok(None);
         }
-        Ok(obj)
+        self.in_change(|d| {
+            if !profile_set {
+                d.put(&profiles, key.as_str(), profile)?;
+            }
+            if let (false, Some((name, reason))) = (info_set, group_info) {
+                d.put(&ROOT, "name", name)?;
+                if let Some(r) = reason {
+                    d.put(&ROOT, "capacity_reason", r)?;
+                }
+            }
+            Ok(())
+        })
+        .map(Some)
     }
 
-    fn write_member(&mut self, member: &Member) -> Result<()> {
-        let members = self.map(&ROOT, "members")?;
-        let obj = self
-            .doc
-            .put_object(&members, member.device.to_hex(), ObjType::Map)
-            .map_err(doc_err)?;
-        self.doc
-            .put(&obj, "name", member.name.as_str())
-            .map_err(doc_err)?;
-        self.doc
-            .put(&obj, "role", member.role.as_str())
-            .map_err(doc_err)?;
-        self.doc
-            .put(&obj, "joined_at", member.joined_at)
-            .map_err(doc_err)?;
-        Ok(())
-    }
-
-    /// Runs `ops` as one change; on failure the partial operations are rolled back.
     fn in_change(
         &mut self,
         ops: impl FnOnce(&mut AutoCommit) -> std::result::Result<(), automerge::AutomergeError>,
@@ -320,10 +508,6 @@ impl GroupDoc {
             self.doc.rollback();
             return Err(doc_err(e));
         }
-        self.commit()
-    }
-
-    fn commit(&mut self) -> Result<LocalChange> {
         self.doc
             .commit()
             .ok_or_else(|| doc_err("nothing to commit"))?;
@@ -333,11 +517,12 @@ impl GroupDoc {
             .ok_or_else(|| doc_err("no local change"))?;
         Ok(LocalChange {
             seq: change.seq(),
+            hash: change.hash().0,
             bytes: change.raw_bytes().to_vec(),
         })
     }
 
-    // Typed accessors. Each returns a document error naming the field when the shape is wrong.
+    // ---- typed accessors; each names the field when the shape is wrong
 
     fn scalar(&self, obj: &ObjId, key: &str) -> Result<Option<ScalarValue>> {
         match self.doc.get(obj, key).map_err(doc_err)? {
@@ -357,24 +542,11 @@ impl GroupDoc {
     }
 
     fn int(&self, obj: &ObjId, key: &str) -> Result<i64> {
-        self.opt_int(obj, key)?
-            .ok_or_else(|| doc_err(format!("{key} is missing")))
-    }
-
-    fn opt_int(&self, obj: &ObjId, key: &str) -> Result<Option<i64>> {
         match self.scalar(obj, key)? {
-            None => Ok(None),
-            Some(ScalarValue::Int(n)) => Ok(Some(n)),
-            Some(ScalarValue::Uint(n)) => i64::try_from(n).map(Some).map_err(doc_err),
+            Some(ScalarValue::Int(n)) => Ok(n),
+            Some(ScalarValue::Uint(n)) => i64::try_from(n).map_err(doc_err),
             Some(_) => Err(doc_err(format!("{key} should be an integer"))),
-        }
-    }
-
-    fn opt_bool(&self, obj: &ObjId, key: &str) -> Result<Option<bool>> {
-        match self.scalar(obj, key)? {
-            None => Ok(None),
-            Some(ScalarValue::Boolean(b)) => Ok(Some(b)),
-            Some(_) => Err(doc_err(format!("{key} should be true or false"))),
+            None => Err(doc_err(format!("{key} is missing"))),
         }
     }
 
@@ -390,185 +562,204 @@ impl GroupDoc {
             Some(_) => Err(doc_err(format!("{key} should be text"))),
         }
     }
+}
 
-    fn bytes_n<const N: usize>(&self, obj: &ObjId, key: &str) -> Result<[u8; N]> {
-        match self.scalar(obj, key)? {
-            Some(ScalarValue::Bytes(b)) => b
-                .as_slice()
-                .try_into()
-                .map_err(|_| doc_err(format!("{key} should be {N} bytes, found {}", b.len()))),
-            _ => Err(doc_err(format!("{key} should be {N} bytes"))),
-        }
-    }
+fn short_actor(a: &ActorId) -> String {
+    crate::identity::hex_lower(&a.to_bytes()[..4.min(a.to_bytes().len())])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::group::assemble;
+
+    const G: GroupId = GroupId([1; 16]);
 
     fn device(b: u8) -> DeviceId {
         DeviceId([b; 32])
     }
 
-    fn new_group(creator: DeviceId) -> (GroupDoc, LocalChange) {
-        let meta = GroupMeta {
-            id: GroupId([1; 16]),
-            name: "Due in March".into(),
-            capacity: Capacity::new(Some(12), None).unwrap(),
-            created_by: creator,
-            created_at: 1_000,
-        };
-        let member = Member {
-            device: creator,
-            name: "Ruth".into(),
-            role: Role::Moderator,
-            joined_at: 1_000,
-        };
-        GroupDoc::create(&meta, &member).unwrap()
+    fn last_change(c: &mut ChapterDoc) -> Change {
+        c.doc.get_last_local_change().unwrap()
     }
 
-    fn message(author: DeviceId, b: u8, text: &str, stamp: i64) -> MessageRecord {
-        MessageRecord {
-            id: MessageId([b; 16]),
-            author,
-            text: text.into(),
-            sent_at: stamp,
-            stamp,
-            edited_at: None,
-            deleted: false,
-            reactions: BTreeMap::new(),
+    /// Receives `change` from `signer` into `into`, the way the sync engine will.
+    fn receive(
+        into: &mut ChapterDoc,
+        change: Change,
+        signer: DeviceId,
+        moderator: bool,
+    ) -> std::result::Result<(), Refused> {
+        into.check_change(&change, &signer, moderator)?;
+        into.apply(vec![change]).unwrap();
+        Ok(())
+    }
+
+    #[test]
+    fn genesis_is_identical_everywhere_and_at_known_positions() {
+        let mut a = ChapterDoc::genesis(&G, 3, device(1)).unwrap();
+        let mut b = ChapterDoc::genesis(&G, 3, device(2)).unwrap();
+        assert_eq!(a.doc.get_heads(), b.doc.get_heads());
+        assert_ne!(
+            a.doc.get_heads(),
+            ChapterDoc::genesis(&G, 4, device(1))
+                .unwrap()
+                .doc
+                .get_heads()
+        );
+        // check_change relies on the genesis maps being operations 4, 5 and 6.
+        for (name, counter) in [("profiles", 4), ("messages", 5), ("marks", 6)] {
+            let (_, id) = a.doc.get(&ROOT, name).unwrap().unwrap();
+            assert!(matches!(id, ObjId::Id(c, _, _) if c == counter), "{name}");
         }
     }
 
     #[test]
-    fn create_then_load_round_trips_metadata_and_members() {
-        let ruth = device(9);
-        let (mut doc, first) = new_group(ruth);
-        let saved = doc.save();
-        let loaded = GroupDoc::load(ruth, [saved.as_slice()].into_iter()).unwrap();
-        assert_eq!(loaded.meta().unwrap().name, "Due in March");
-        assert_eq!(loaded.meta().unwrap().capacity.limit, 12);
-        assert_eq!(loaded.members().unwrap()[0].name, "Ruth");
-        // The first change alone is a complete document too.
-        let from_change = GroupDoc::load(ruth, [first.bytes.as_slice()].into_iter()).unwrap();
-        assert_eq!(from_change.meta().unwrap(), loaded.meta().unwrap());
-    }
-
-    #[test]
-    fn messages_edits_deletes_and_reactions() {
-        let ruth = device(9);
-        let (mut doc, _) = new_group(ruth);
-        let m = message(ruth, 3, "Welcome, everyone", 2_000);
-        let change = doc.add_message(&m).unwrap();
-        // The change is authored by the device: its actor id is the device key.
-        let parsed = automerge::Change::from_bytes(change.bytes.clone()).unwrap();
-        assert_eq!(parsed.actor_id().to_bytes(), &ruth.0);
-        assert_eq!(doc.message(&m.id).unwrap().unwrap(), m);
-
-        doc.edit_message(&m.id, "Welcome, all", 2_500).unwrap();
-        assert!(doc
-            .set_reaction(&m.id, Reaction::Hug, true)
-            .unwrap()
-            .is_some());
-        assert!(
-            doc.set_reaction(&m.id, Reaction::Hug, true)
-                .unwrap()
-                .is_none(),
-            "second hug is a no-op"
-        );
-        let got = doc.message(&m.id).unwrap().unwrap();
-        assert_eq!(got.text, "Welcome, all");
-        assert_eq!(got.edited_at, Some(2_500));
-        assert_eq!(got.reactions[&Reaction::Hug], BTreeSet::from([ruth]));
-        doc.set_reaction(&m.id, Reaction::Hug, false).unwrap();
-        assert!(doc.message(&m.id).unwrap().unwrap().reactions.is_empty());
-
-        doc.delete_message(&m.id, 3_000).unwrap();
-        let got = doc.message(&m.id).unwrap().unwrap();
-        assert!(got.deleted);
-        assert_eq!(got.text, "");
-        assert!(matches!(
-            doc.edit_message(&m.id, "again", 4_000),
-            Err(Error::MessageDeleted)
-        ));
-        assert!(matches!(
-            doc.set_reaction(&m.id, Reaction::Hug, true),
-            Err(Error::MessageDeleted)
-        ));
-        assert_eq!(doc.message_ids().unwrap(), vec![m.id]);
-    }
-
-    #[test]
-    fn only_the_author_edits_or_deletes() {
-        let ruth = device(9);
-        let amina = device(4);
-        let (mut doc, _) = new_group(ruth);
-        let m = message(ruth, 3, "Welcome", 2_000);
-        doc.add_message(&m).unwrap();
-        let saved = doc.save();
-        let mut hers = GroupDoc::load(amina, [saved.as_slice()].into_iter()).unwrap();
-        assert!(matches!(
-            hers.edit_message(&m.id, "x", 1),
-            Err(Error::NotYourMessage { .. })
-        ));
-        assert!(matches!(
-            hers.delete_message(&m.id, 1),
-            Err(Error::NotYourMessage { .. })
-        ));
-        // Sending as someone else is refused too.
-        assert!(matches!(
-            hers.add_message(&message(ruth, 5, "fake", 3)),
-            Err(Error::NotYourMessage { .. })
-        ));
-        // But she can react.
-        assert!(hers
-            .set_reaction(&m.id, Reaction::SameHere, true)
-            .unwrap()
-            .is_some());
-        assert!(matches!(
-            hers.set_reaction(&MessageId([8; 16]), Reaction::Hug, true),
-            Err(Error::UnknownMessage { .. })
-        ));
-    }
-
-    #[test]
-    fn concurrent_reactions_from_two_devices_both_survive() {
-        let ruth = device(9);
-        let amina = device(4);
-        let (mut doc, _) = new_group(ruth);
-        let m = message(ruth, 3, "Welcome", 2_000);
-        doc.add_message(&m).unwrap();
-        let base = doc.save();
-        let mut hers = GroupDoc::load(amina, [base.as_slice()].into_iter()).unwrap();
-        let a = doc
-            .set_reaction(&m.id, Reaction::Hug, true)
-            .unwrap()
+    fn messages_and_marks_from_two_devices_merge() {
+        let (ruth, amina) = (device(9), device(4));
+        let mut r = ChapterDoc::genesis(&G, 1, ruth).unwrap();
+        let mut a = ChapterDoc::genesis(&G, 1, amina).unwrap();
+        let id = MessageId([3; 16]);
+        r.add_message(&id, "Welcome, everyone", 2_000, 2_000)
             .unwrap();
-        let b = hers
-            .set_reaction(&m.id, Reaction::Hug, true)
-            .unwrap()
+        receive(&mut a, last_change(&mut r), ruth, true).unwrap();
+        a.introduce("Amina", None).unwrap();
+        receive(&mut r, last_change(&mut a), amina, false).unwrap();
+        a.set_marks(&id, &[Mark::Reaction(Reaction::Hug, true)])
             .unwrap();
-        let merged = GroupDoc::load(
-            ruth,
-            [base.as_slice(), a.bytes.as_slice(), b.bytes.as_slice()].into_iter(),
+        receive(&mut r, last_change(&mut a), amina, false).unwrap();
+        r.set_marks(
+            &id,
+            &[Mark::Text("Welcome, all".into()), Mark::EditedAt(2_500)],
         )
         .unwrap();
+        let chapters = BTreeMap::from([(1, r)]);
+        let got = assemble(&chapters, &id).unwrap().unwrap();
         assert_eq!(
-            merged.message(&m.id).unwrap().unwrap().reactions[&Reaction::Hug],
-            BTreeSet::from([ruth, amina])
+            (got.author, got.text.as_str(), got.edited_at),
+            (ruth, "Welcome, all", Some(2_500))
         );
+        assert_eq!(
+            got.reactions[&Reaction::Hug]
+                .iter()
+                .copied()
+                .collect::<Vec<_>>(),
+            vec![amina]
+        );
+        assert_eq!(chapters[&1].profiles().unwrap()[&amina], "Amina");
+    }
+
+    #[test]
+    fn marks_in_a_later_chapter_apply_to_earlier_messages_and_only_the_author_edits() {
+        let (ruth, amina) = (device(9), device(4));
+        let id = MessageId([3; 16]);
+        let mut one = ChapterDoc::genesis(&G, 1, ruth).unwrap();
+        one.add_message(&id, "Hello", 1, 1).unwrap();
+        let mut two = ChapterDoc::genesis(&G, 2, amina).unwrap();
+        // Amina's "edit" of Ruth's message is a mark anyone can write, but it does not count.
+        two.set_marks(
+            &id,
+            &[
+                Mark::Text("forged".into()),
+                Mark::Deleted(true),
+                Mark::Reaction(Reaction::SameHere, true),
+            ],
+        )
+        .unwrap();
+        let chapters = BTreeMap::from([(1, one), (2, two)]);
+        let got = assemble(&chapters, &id).unwrap().unwrap();
+        assert_eq!(got.text, "Hello");
+        assert!(!got.deleted);
+        assert!(got.reactions[&Reaction::SameHere].contains(&amina));
+        // A member admitted in chapter 2 holds no chapter 1: the message simply is not there.
+        let mut later = chapters;
+        later.remove(&1);
+        assert_eq!(assemble(&later, &id).unwrap(), None);
+    }
+
+    #[test]
+    fn forged_changes_are_refused() {
+        let (ruth, amina, eve) = (device(9), device(4), device(66));
+        let id = MessageId([3; 16]);
+        let mut r = ChapterDoc::genesis(&G, 1, ruth).unwrap();
+        r.add_message(&id, "Hello", 1, 1).unwrap();
+        let hello = last_change(&mut r);
+        let mut victim = ChapterDoc::genesis(&G, 1, amina).unwrap();
+        receive(&mut victim, hello.clone(), ruth, true).unwrap();
+
+        // Eve relays Ruth's change under her own signature: the actor is not the signer.
+        let e = victim.check_change(&hello, &eve, false).unwrap_err();
+        assert!(e.0.contains("not the device that signed it"), "{e}");
+
+        // Eve (honestly signed as herself) overwrites the text inside Ruth's message map.
+        let mut evil = ChapterDoc::genesis(&G, 1, eve).unwrap();
+        evil.apply(vec![hello.clone()]).unwrap();
+        let messages = evil.map(&ROOT, "messages").unwrap();
+        let (_, obj) = evil.doc.get(&messages, id.to_hex()).unwrap().unwrap();
+        evil.doc.put(&obj, "text", "forged").unwrap();
+        evil.doc.commit();
+        let e = victim
+            .check_change(&last_change(&mut evil), &eve, false)
+            .unwrap_err();
+        assert!(e.0.contains("another member's message"), "{e}");
+
+        // Eve writes a mark in Ruth's name (the key names Ruth's device).
+        let mut evil = ChapterDoc::genesis(&G, 1, eve).unwrap();
+        let marks = evil.map(&ROOT, "marks").unwrap();
+        evil.doc
+            .put(&marks, format!("{id}/t/{}", ruth.to_hex()), "forged")
+            .unwrap();
+        evil.doc.commit();
+        assert!(victim
+            .check_change(&last_change(&mut evil), &eve, false)
+            .is_err());
+
+        // Eve sets her pseudonym under Amina's key, renames the group, or replaces a message.
+        for attempt in 0..3 {
+            let mut evil = ChapterDoc::genesis(&G, 1, eve).unwrap();
+            evil.apply(vec![hello.clone()]).unwrap();
+            match attempt {
+                0 => {
+                    let p = evil.map(&ROOT, "profiles").unwrap();
+                    evil.doc.put(&p, amina.to_hex(), "Amina").unwrap();
+                }
+                1 => {
+                    evil.doc.put(&ROOT, "name", "Renamed").unwrap();
+                }
+                _ => {
+                    let m = evil.map(&ROOT, "messages").unwrap();
+                    evil.doc.put_object(&m, id.to_hex(), ObjType::Map).unwrap();
+                }
+            }
+            evil.doc.commit();
+            assert!(
+                victim
+                    .check_change(&last_change(&mut evil), &eve, false)
+                    .is_err(),
+                "attempt {attempt}"
+            );
+        }
+        // A moderator may rename the group; the same change from a member is refused.
+        let mut ok = ChapterDoc::genesis(&G, 1, ruth).unwrap();
+        ok.introduce("Ruth", Some(("Due in April", None))).unwrap();
+        let rename = last_change(&mut ok);
+        assert!(victim.check_change(&rename, &ruth, true).is_ok());
+        assert!(victim.check_change(&rename, &ruth, false).is_err());
+        // Victim's document is untouched by all of it.
+        let chapters = BTreeMap::from([(1, victim)]);
+        assert_eq!(assemble(&chapters, &id).unwrap().unwrap().text, "Hello");
     }
 
     #[test]
     fn malformed_documents_are_errors_not_panics() {
-        assert!(GroupDoc::load(device(1), [b"not automerge".as_slice()].into_iter()).is_err());
-        assert!(GroupDoc::load(device(1), std::iter::empty()).is_err());
-        let mut raw = AutoCommit::new();
-        raw.put(&ROOT, "v", "one").unwrap();
-        let bytes = raw.save();
-        assert!(matches!(
-            GroupDoc::load(device(1), [bytes.as_slice()].into_iter()),
-            Err(Error::Document(_))
-        ));
+        assert!(
+            ChapterDoc::load(&G, 1, device(1), [b"not automerge".as_slice()].into_iter()).is_err()
+        );
+        let mut other = ChapterDoc::genesis(&G, 2, device(1)).unwrap();
+        let bytes = other.save();
+        assert!(
+            ChapterDoc::load(&G, 1, device(1), [bytes.as_slice()].into_iter()).is_err(),
+            "a chapter in the wrong place"
+        );
     }
 }

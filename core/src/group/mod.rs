@@ -1,4 +1,6 @@
-//! Groups: small closed circles of mothers, each with one Automerge document ([`doc`]).
+//! Groups: small closed circles of mothers. A group is a membership log (who is in it, under
+//! which key epoch; `hearth_protocol::membership`) and a series of chapter documents ([`doc`]),
+//! one per epoch.
 //!
 //! The research behind Hearth found that small groups work (7–30 members) and large ones breed
 //! lurking and overload, so capacity is part of a group from the start: 30 by default, and more
@@ -10,37 +12,20 @@ pub mod storage;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{random_bytes, CryptoError};
-use crate::error::InputError;
-use crate::identity::{hex_lower, parse_hex, DeviceId, Role};
+use std::collections::BTreeMap;
 
-pub use doc::GroupDoc;
+use crate::error::{Error, InputError};
+use crate::identity::{DeviceId, Role};
+use crate::message::{MessageId, MessageRecord, Reaction};
+use doc::Mark;
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct GroupId(pub [u8; 16]);
+pub use doc::ChapterDoc;
 
-impl GroupId {
-    pub fn random() -> Result<Self, CryptoError> {
-        Ok(GroupId(random_bytes()?))
-    }
-    pub fn to_hex(&self) -> String {
-        hex_lower(&self.0)
-    }
-    /// Parses the 32-hex-digit form; `None` if `s` is not one (it may be a name instead).
-    pub fn parse(s: &str) -> Option<Self> {
-        parse_hex(s.trim()).map(GroupId)
-    }
-}
+pub use hearth_protocol::GroupId;
 
-impl std::fmt::Debug for GroupId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "GroupId({})", self.to_hex())
-    }
-}
-
-impl std::fmt::Display for GroupId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.to_hex())
-    }
+/// A new random group id.
+pub fn new_group_id() -> Result<GroupId, CryptoError> {
+    Ok(GroupId(random_bytes()?))
 }
 
 /// A group's display name: 1–80 characters, one line.
@@ -124,23 +109,67 @@ impl Capacity {
     }
 }
 
-/// The group-wide facts set when the group is created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupMeta {
-    pub id: GroupId,
-    pub name: String,
-    pub capacity: Capacity,
-    pub created_by: DeviceId,
-    pub created_at: i64,
-}
-
 /// A member as peers see her: her device, pseudonym and role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
     pub device: DeviceId,
+    /// Her pseudonym, once a chapter this device holds has told it; empty until then.
     pub name: String,
     pub role: Role,
-    pub joined_at: i64,
+    /// The key epoch that began with her admission.
+    pub since_epoch: u32,
+}
+
+/// A message as the timeline shows it: its chapter's base plus every mark on it, in chapter
+/// order. Only the author's edits and deletes count; anyone's reactions count.
+pub fn assemble(
+    chapters: &BTreeMap<u32, ChapterDoc>,
+    id: &MessageId,
+) -> Result<Option<MessageRecord>, Error> {
+    let mut base = None;
+    for (n, c) in chapters.iter().rev() {
+        if let Some(b) = c.message(id)? {
+            base = Some((*n, b));
+            break;
+        }
+    }
+    let Some((from, b)) = base else {
+        return Ok(None);
+    };
+    let mut record = MessageRecord {
+        id: *id,
+        author: b.author,
+        text: b.text,
+        sent_at: b.sent_at,
+        stamp: b.stamp,
+        edited_at: None,
+        deleted: false,
+        reactions: BTreeMap::new(),
+    };
+    let mut reactions: BTreeMap<(Reaction, DeviceId), bool> = BTreeMap::new();
+    for (_, c) in chapters.range(from..) {
+        for (writer, mark) in c.marks(id)? {
+            let by_author = writer == record.author;
+            match mark {
+                Mark::Text(t) if by_author => record.text = t,
+                Mark::EditedAt(at) if by_author => record.edited_at = Some(at),
+                Mark::Deleted(d) if by_author => record.deleted = d,
+                Mark::Reaction(r, on) => {
+                    reactions.insert((r, writer), on);
+                }
+                _ => {}
+            }
+        }
+    }
+    if record.deleted {
+        record.text.clear();
+    }
+    for ((r, writer), on) in reactions {
+        if on {
+            record.reactions.entry(r).or_default().insert(writer);
+        }
+    }
+    Ok(Some(record))
 }
 
 #[cfg(test)]
@@ -173,7 +202,7 @@ mod tests {
     #[test]
     fn group_ids() {
         let id = GroupId([7; 16]);
-        assert_eq!(GroupId::parse(&id.to_hex()), Some(id));
-        assert_eq!(GroupId::parse("Due in March"), None);
+        assert_eq!(GroupId::parse_hex(&id.to_hex()), Some(id));
+        assert_eq!(GroupId::parse_hex("Due in March"), None);
     }
 }

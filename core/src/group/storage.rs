@@ -1,35 +1,94 @@
-//! Where a group lives in the store: its summary row and its document chunks.
+//! Where a group lives in the store: its summary row, its membership log, its chapter
+//! documents and the envelopes waiting for the relay.
 //!
 //! The summary caches what list and timeline screens need (name, capacity, members, the largest
-//! order stamp) so they never load the document. The document is stored as its newest snapshot
-//! followed by the changes made since; [`compact`] folds the changes into a new snapshot.
+//! order stamp) so they never load a document, and carries the group's sync state and epoch
+//! keys. Each chapter is stored as its newest snapshot followed by the changes made since;
+//! [`compact`] folds the changes into a new snapshot but keeps this device's own unacknowledged
+//! changes as rows, because the sync engine sends them from there.
 
+use std::collections::BTreeMap;
+
+use hearth_protocol::ids::{Hash, Signed};
+use hearth_protocol::Role;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::StoreCipher;
 use crate::error::StoreError;
-use crate::group::{GroupId, GroupMeta, Member};
+use crate::group::{Capacity, GroupId, Member};
+use crate::membership::EpochKey;
 use crate::outbox::Outbox;
 use crate::store::{open_record, Writer};
 
-/// What the store keeps about a group outside its document.
+/// Where this device stands in a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Standing {
+    /// A member with the keys of every epoch since her admission.
+    Member,
+    /// Registered with an invite; waiting for a moderator's device to admit her.
+    Waiting { role: Role },
+    /// Removed by a moderator: history she had stays readable, nothing new arrives.
+    Removed,
+}
+
+/// This device's sync position in a group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncState {
+    /// The last relay cursor received.
+    pub cursor: u64,
+    /// Membership operations the relay has accepted (the rest of the local log is this
+    /// device's own, still on its way).
+    pub log_confirmed: u64,
+    /// Sequence number of the last envelope this device built, and its id.
+    pub last_seq: u64,
+    pub last_id: Option<Hash>,
+}
+
+/// An invite this device made, kept so it can open the joiner's introduction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MadeInvite {
+    #[serde(with = "serde_bytes")]
+    pub code: [u8; 10],
+    pub role: Role,
+    pub expires_at: i64,
+}
+
+/// What the store keeps about a group outside its documents.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GroupSummary {
-    pub meta: GroupMeta,
+    pub id: GroupId,
+    pub name: String,
+    pub capacity: Capacity,
     pub members: Vec<Member>,
+    pub standing: Standing,
     /// Largest order stamp of any message seen in the group.
     pub max_stamp: i64,
-    /// This device's changes the relay has not acknowledged.
+    /// This device's changes the relay has not acknowledged (numbered per group).
     pub outbox: Outbox,
+    /// The chapter this device writes in, and the first one it holds.
+    pub chapter: u32,
+    pub first_chapter: u32,
+    /// Keys of every epoch this device holds.
+    pub keys: BTreeMap<u32, EpochKey>,
+    pub sync: SyncState,
+    pub invites: Vec<MadeInvite>,
 }
 
 fn summary_aad(row: i64) -> Vec<u8> {
     format!("groups/{row}").into_bytes()
 }
 
-fn chunk_aad(row: i64) -> Vec<u8> {
-    format!("doc_chunks/{row}").into_bytes()
+fn chunk_aad(row: i64, chapter: u32) -> Vec<u8> {
+    format!("chunks/{row}/{chapter}").into_bytes()
+}
+
+fn op_aad(row: i64, idx: u64) -> Vec<u8> {
+    format!("log_ops/{row}/{idx}").into_bytes()
+}
+
+fn outgoing_aad(row: i64, seq: u64) -> Vec<u8> {
+    format!("outgoing/{row}/{seq}").into_bytes()
 }
 
 fn id_hash(cipher: &StoreCipher, id: &GroupId) -> [u8; 16] {
@@ -46,7 +105,7 @@ pub fn insert(w: &Writer<'_>, summary: &GroupSummary) -> Result<i64, StoreError>
     let body = w.seal(&summary_aad(row), summary)?;
     w.tx.execute(
         "INSERT INTO groups (id, group_hash, body, doc_version) VALUES (?1, ?2, ?3, 0)",
-        params![row, id_hash(w.cipher, &summary.meta.id).as_slice(), body],
+        params![row, id_hash(w.cipher, &summary.id).as_slice(), body],
     )?;
     Ok(row)
 }
@@ -109,30 +168,38 @@ pub fn doc_version(conn: &Connection, row: i64) -> Result<i64, StoreError> {
     )
 }
 
-/// Stores one change to the group's document.
-pub fn append_change(w: &Writer<'_>, row: i64, change: &[u8]) -> Result<(), StoreError> {
-    let body = w.cipher.seal(&chunk_aad(row), change)?;
+/// Stores one change to a chapter. `local_seq` numbers this device's own changes.
+pub fn append_change(
+    w: &Writer<'_>,
+    row: i64,
+    chapter: u32,
+    local_seq: Option<u64>,
+    change: &[u8],
+) -> Result<(), StoreError> {
+    let body = w.cipher.seal(&chunk_aad(row, chapter), change)?;
     w.tx.execute(
-        "INSERT INTO doc_chunks (group_id, kind, body) VALUES (?1, 'change', ?2)",
-        params![row, body],
+        "INSERT INTO chunks (group_id, chapter, kind, local_seq, body) VALUES (?1, ?2, 'change', ?3, ?4)",
+        params![row, chapter, local_seq.map(|s| s as i64), body],
     )?;
     Ok(())
 }
 
-/// The document's chunks in load order: the newest snapshot (if any), then later changes.
+/// A chapter's chunks in load order: the newest snapshot (if any), then later changes.
 pub fn load_chunks(
     conn: &Connection,
     cipher: &StoreCipher,
     row: i64,
+    chapter: u32,
 ) -> Result<Vec<Vec<u8>>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT body FROM doc_chunks
-         WHERE group_id = ?1
-           AND id >= COALESCE((SELECT MAX(id) FROM doc_chunks WHERE group_id = ?1 AND kind = 'snapshot'), 0)
+        "SELECT body FROM chunks
+         WHERE group_id = ?1 AND chapter = ?2
+           AND id >= COALESCE((SELECT MAX(id) FROM chunks
+                               WHERE group_id = ?1 AND chapter = ?2 AND kind = 'snapshot'), 0)
          ORDER BY id",
     )?;
-    let rows = stmt.query_map([row], |r| r.get::<_, Vec<u8>>(0))?;
-    let aad = chunk_aad(row);
+    let rows = stmt.query_map(params![row, chapter], |r| r.get::<_, Vec<u8>>(0))?;
+    let aad = chunk_aad(row, chapter);
     let mut out = Vec::new();
     for body in rows {
         out.push(cipher.open(&aad, &body?)?);
@@ -140,17 +207,152 @@ pub fn load_chunks(
     Ok(out)
 }
 
-/// Replaces all of the group's chunks with one snapshot, atomically.
-pub fn compact(w: &Writer<'_>, row: i64, snapshot: &[u8]) -> Result<(), StoreError> {
-    let body = w.cipher.seal(&chunk_aad(row), snapshot)?;
+/// The chapters stored for a group, ascending.
+pub fn chapters(conn: &Connection, row: i64) -> Result<Vec<u32>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT chapter FROM chunks WHERE group_id = ?1 ORDER BY chapter",
+    )?;
+    let rows = stmt.query_map([row], |r| r.get::<_, u32>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// This device's changes numbered above `after`, oldest first: (local seq, chapter, bytes).
+pub fn local_changes_after(
+    conn: &Connection,
+    cipher: &StoreCipher,
+    row: i64,
+    after: u64,
+) -> Result<Vec<(u64, u32, Vec<u8>)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT local_seq, chapter, body FROM chunks
+         WHERE group_id = ?1 AND local_seq > ?2 ORDER BY local_seq",
+    )?;
+    let rows = stmt.query_map(params![row, after as i64], |r| {
+        Ok((
+            r.get::<_, i64>(0)? as u64,
+            r.get::<_, u32>(1)?,
+            r.get::<_, Vec<u8>>(2)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (seq, chapter, body) = r?;
+        out.push((seq, chapter, cipher.open(&chunk_aad(row, chapter), &body)?));
+    }
+    Ok(out)
+}
+
+/// Replaces a chapter's chunks with one snapshot, atomically — except this device's changes
+/// the relay has not acknowledged (`local_seq > acked`), which the sync engine still sends.
+pub fn compact(
+    w: &Writer<'_>,
+    row: i64,
+    chapter: u32,
+    snapshot: &[u8],
+    acked: u64,
+) -> Result<(), StoreError> {
+    let body = w.cipher.seal(&chunk_aad(row, chapter), snapshot)?;
     w.tx.execute(
-        "INSERT INTO doc_chunks (group_id, kind, body) VALUES (?1, 'snapshot', ?2)",
-        params![row, body],
+        "INSERT INTO chunks (group_id, chapter, kind, local_seq, body) VALUES (?1, ?2, 'snapshot', NULL, ?3)",
+        params![row, chapter, body],
     )?;
     let snapshot_id = w.tx.last_insert_rowid();
     w.tx.execute(
-        "DELETE FROM doc_chunks WHERE group_id = ?1 AND id < ?2",
-        params![row, snapshot_id],
+        "DELETE FROM chunks WHERE group_id = ?1 AND chapter = ?2 AND id < ?3
+           AND (local_seq IS NULL OR local_seq <= ?4)",
+        params![row, chapter, snapshot_id, acked as i64],
     )?;
     Ok(())
+}
+
+/// Appends a verified membership operation at position `idx`.
+pub fn append_op(w: &Writer<'_>, row: i64, idx: u64, op: &Signed) -> Result<(), StoreError> {
+    let body = w.seal(&op_aad(row, idx), op)?;
+    w.tx.execute(
+        "INSERT INTO log_ops (group_id, idx, body) VALUES (?1, ?2, ?3)",
+        params![row, idx as i64, body],
+    )?;
+    Ok(())
+}
+
+/// Drops the log from position `from` on (this device's own operations the relay refused).
+pub fn truncate_log(w: &Writer<'_>, row: i64, from: u64) -> Result<(), StoreError> {
+    w.tx.execute(
+        "DELETE FROM log_ops WHERE group_id = ?1 AND idx >= ?2",
+        params![row, from as i64],
+    )?;
+    Ok(())
+}
+
+/// The group's membership log, in order.
+pub fn load_log(
+    conn: &Connection,
+    cipher: &StoreCipher,
+    row: i64,
+) -> Result<Vec<Signed>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT idx, body FROM log_ops WHERE group_id = ?1 ORDER BY idx")?;
+    let rows = stmt.query_map([row], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (idx, body) = r?;
+        out.push(open_record(cipher, &op_aad(row, idx), &body)?);
+    }
+    Ok(out)
+}
+
+/// Keeps a built envelope (already encoded) until the relay acknowledges it.
+pub fn put_outgoing(
+    w: &Writer<'_>,
+    row: i64,
+    seq: u64,
+    envelope: &OutgoingEnvelope,
+) -> Result<(), StoreError> {
+    let body = w.seal(&outgoing_aad(row, seq), envelope)?;
+    w.tx.execute(
+        "INSERT OR REPLACE INTO outgoing (group_id, seq, body) VALUES (?1, ?2, ?3)",
+        params![row, seq as i64, body],
+    )?;
+    Ok(())
+}
+
+pub fn outgoing(
+    conn: &Connection,
+    cipher: &StoreCipher,
+    row: i64,
+) -> Result<Vec<OutgoingEnvelope>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT seq, body FROM outgoing WHERE group_id = ?1 ORDER BY seq")?;
+    let rows = stmt.query_map([row], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (seq, body) = r?;
+        out.push(open_record(cipher, &outgoing_aad(row, seq), &body)?);
+    }
+    Ok(out)
+}
+
+/// Forgets envelopes up to and including `seq` (the relay has them).
+pub fn drop_outgoing_through(w: &Writer<'_>, row: i64, seq: u64) -> Result<(), StoreError> {
+    w.tx.execute(
+        "DELETE FROM outgoing WHERE group_id = ?1 AND seq <= ?2",
+        params![row, seq as i64],
+    )?;
+    Ok(())
+}
+
+/// A signed envelope waiting for the relay, and the local changes it carries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutgoingEnvelope {
+    pub seq: u64,
+    pub epoch: u32,
+    /// This device's changes `first_local..=last_local` are inside.
+    pub first_local: u64,
+    pub last_local: u64,
+    #[serde(with = "serde_bytes")]
+    pub envelope: Vec<u8>,
 }

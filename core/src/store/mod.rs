@@ -28,7 +28,10 @@ use crate::error::StoreError;
 /// `PRAGMA application_id` of every Hearth store ("HRTH"), to tell it from other SQLite files.
 pub const APPLICATION_ID: i32 = 0x4852_5448;
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_sync.sql"),
+];
 
 /// The newest schema this build understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -348,6 +351,16 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if index == 1 {
+            // Schema-1 groups had no membership log or keys; refuse rather than drop them.
+            let groups: i64 = tx.query_row("SELECT COUNT(*) FROM groups", [], |r| r.get(0))?;
+            if groups > 0 {
+                return Err(StoreError::PreSyncGroups {
+                    path: path.to_path_buf(),
+                    groups,
+                });
+            }
+        }
         tx.execute_batch(sql)
             .map_err(|e| with_path(e.into(), path))?;
         tx.pragma_update(None, "user_version", index as i64 + 1)?;
