@@ -512,11 +512,11 @@ impl Companion {
         let cached = self.docs.remove(&row);
         let (value, cached) = self.store.write(|w| {
             let version = storage::doc_version(&w.tx, row)?;
+            let mut summary = storage::load(&w.tx, w.cipher, row)?;
             let mut cached = match cached {
                 Some(c) if c.version == version => c,
-                _ => load_chapters(w, row, me)?,
+                _ => load_chapters(w, row, &summary, me)?,
             };
-            let mut summary = storage::load(&w.tx, w.cipher, row)?;
             let mut g = GroupWrite {
                 w,
                 row,
@@ -572,8 +572,12 @@ impl Companion {
 }
 
 /// Loads every chapter of a group that this device holds.
-fn load_chapters(w: &Writer<'_>, row: i64, me: DeviceId) -> Result<CachedDoc> {
-    let summary = storage::load(&w.tx, w.cipher, row)?;
+fn load_chapters(
+    w: &Writer<'_>,
+    row: i64,
+    summary: &GroupSummary,
+    me: DeviceId,
+) -> Result<CachedDoc> {
     let mut chapters = BTreeMap::new();
     let mut changes_since_snapshot = BTreeMap::new();
     for n in storage::chapters(&w.tx, row)? {

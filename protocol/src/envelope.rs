@@ -93,19 +93,15 @@ impl Envelope {
     pub fn open(&self) -> Result<EnvelopeHeader, EnvelopeError> {
         let h: EnvelopeHeader = wire::decode("envelope header", &self.header.bytes)?;
         wire::check_version("envelope header", h.v)?;
-        if self.body.len() > MAX_ENVELOPE_BODY {
-            return Err(EnvelopeError::TooLarge {
-                what: "envelope",
-                len: self.body.len(),
-                max: MAX_ENVELOPE_BODY,
-            });
-        }
-        if !self.header.verify(Domain::Envelope, &h.author) {
-            return Err(EnvelopeError::BadSignature("envelope"));
-        }
-        if Hash::of(Domain::Envelope, &[&self.body]) != h.body_hash {
-            return Err(EnvelopeError::BodyHash("envelope"));
-        }
+        check_sealed(
+            "envelope",
+            Domain::Envelope,
+            &self.header,
+            &self.body,
+            MAX_ENVELOPE_BODY,
+            &h.author,
+            &h.body_hash,
+        )?;
         if h.seq == 0 {
             return Err(EnvelopeError::ZeroSeq);
         }
@@ -117,6 +113,33 @@ impl Envelope {
         }
         Ok(h)
     }
+}
+
+/// The checks envelopes and snapshots share: the body's size, the signer's signature over the
+/// header, and the body matching the hash the header commits to.
+fn check_sealed(
+    what: &'static str,
+    domain: Domain,
+    header: &Signed,
+    body: &[u8],
+    max: usize,
+    signer: &DeviceId,
+    committed: &Hash,
+) -> Result<(), EnvelopeError> {
+    if body.len() > max {
+        return Err(EnvelopeError::TooLarge {
+            what,
+            len: body.len(),
+            max,
+        });
+    }
+    if !header.verify(domain, signer) {
+        return Err(EnvelopeError::BadSignature(what));
+    }
+    if body_hash(body) != *committed {
+        return Err(EnvelopeError::BodyHash(what));
+    }
+    Ok(())
 }
 
 /// Hashes a body the way headers commit to it.
@@ -211,19 +234,15 @@ impl Snapshot {
     pub fn open(&self) -> Result<SnapshotHeader, EnvelopeError> {
         let h: SnapshotHeader = wire::decode("snapshot header", &self.header.bytes)?;
         wire::check_version("snapshot header", h.v)?;
-        if self.body.len() > MAX_SNAPSHOT_BODY {
-            return Err(EnvelopeError::TooLarge {
-                what: "snapshot",
-                len: self.body.len(),
-                max: MAX_SNAPSHOT_BODY,
-            });
-        }
-        if !self.header.verify(Domain::Snapshot, &h.maker) {
-            return Err(EnvelopeError::BadSignature("snapshot"));
-        }
-        if Hash::of(Domain::Envelope, &[&self.body]) != h.body_hash {
-            return Err(EnvelopeError::BodyHash("snapshot"));
-        }
+        check_sealed(
+            "snapshot",
+            Domain::Snapshot,
+            &self.header,
+            &self.body,
+            MAX_SNAPSHOT_BODY,
+            &h.maker,
+            &h.body_hash,
+        )?;
         if h.chapter == 0 || h.chapter > h.epoch {
             return Err(EnvelopeError::Chapters);
         }

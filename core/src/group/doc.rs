@@ -176,11 +176,6 @@ impl ChapterDoc {
         self.doc.save()
     }
 
-    /// Changes waiting for dependencies this device has not received (a gap).
-    pub fn missing_deps(&mut self) -> usize {
-        self.doc.get_missing_deps(&[]).len()
-    }
-
     /// Checks that `change`, signed by `signer`, makes only operations `signer` may make.
     /// `moderator` says whether the signer is a moderator of the group.
     pub fn check_change(
@@ -272,12 +267,6 @@ impl ChapterDoc {
         self.doc.apply_changes(changes).map_err(doc_err)
     }
 
-    /// Loads a snapshot received from another member into this chapter. The caller has
-    /// verified its authors' attestations; this checks that what it holds is well-formed.
-    pub fn merge_snapshot(&mut self, bytes: &[u8]) -> Result<()> {
-        self.load_strict(bytes)
-    }
-
     /// Loads one change or one saved document. Automerge's incremental load skips what it
     /// cannot parse; here anything unparseable is an error, never a silent partial load.
     fn load_strict(&mut self, bytes: &[u8]) -> Result<()> {
@@ -287,20 +276,6 @@ impl ChapterDoc {
         AutoCommit::load(bytes).map_err(doc_err)?;
         self.doc.load_incremental(bytes).map_err(doc_err)?;
         Ok(())
-    }
-
-    /// Every change in the chapter with its author and sequence number: (actor, seq, hash).
-    pub fn change_heads(&mut self) -> BTreeMap<Vec<u8>, (u64, [u8; 32])> {
-        let mut out: BTreeMap<Vec<u8>, (u64, [u8; 32])> = BTreeMap::new();
-        for meta in self.doc.get_changes_meta(&[]) {
-            let e = out
-                .entry(meta.actor.to_bytes().to_vec())
-                .or_insert((0, [0; 32]));
-            if meta.seq > e.0 {
-                *e = (meta.seq, meta.hash.0);
-            }
-        }
-        out
     }
 
     // ---- reading
@@ -388,36 +363,6 @@ impl ChapterDoc {
             }
         }
         Ok(out)
-    }
-
-    /// Ids of messages that have marks in this chapter.
-    pub fn marked_ids(&self) -> Result<Vec<MessageId>> {
-        let marks = self.map(&ROOT, "marks")?;
-        let mut ids: Vec<MessageId> = self
-            .doc
-            .keys(&marks)
-            .filter_map(|k| k.split('/').next().and_then(parse_hex).map(MessageId))
-            .collect();
-        ids.dedup();
-        Ok(ids)
-    }
-
-    /// What a batch of incoming changes touches: new messages and marked messages.
-    pub fn touched(changes: &[Change]) -> Vec<MessageId> {
-        let mut ids = Vec::new();
-        for c in changes {
-            for op in c.decode().operations {
-                if let OpKey::Map(k) = &op.key {
-                    let id = k.split('/').next().unwrap_or("");
-                    if let Some(b) = parse_hex(id) {
-                        ids.push(MessageId(b));
-                    }
-                }
-            }
-        }
-        ids.sort();
-        ids.dedup();
-        ids
     }
 
     // ---- writing (as this device)

@@ -87,10 +87,6 @@ fn op_aad(row: i64, idx: u64) -> Vec<u8> {
     format!("log_ops/{row}/{idx}").into_bytes()
 }
 
-fn outgoing_aad(row: i64, seq: u64) -> Vec<u8> {
-    format!("outgoing/{row}/{seq}").into_bytes()
-}
-
 fn id_hash(cipher: &StoreCipher, id: &GroupId) -> [u8; 16] {
     cipher.index_hash("group", &id.0)
 }
@@ -273,86 +269,4 @@ pub fn append_op(w: &Writer<'_>, row: i64, idx: u64, op: &Signed) -> Result<(), 
         params![row, idx as i64, body],
     )?;
     Ok(())
-}
-
-/// Drops the log from position `from` on (this device's own operations the relay refused).
-pub fn truncate_log(w: &Writer<'_>, row: i64, from: u64) -> Result<(), StoreError> {
-    w.tx.execute(
-        "DELETE FROM log_ops WHERE group_id = ?1 AND idx >= ?2",
-        params![row, from as i64],
-    )?;
-    Ok(())
-}
-
-/// The group's membership log, in order.
-pub fn load_log(
-    conn: &Connection,
-    cipher: &StoreCipher,
-    row: i64,
-) -> Result<Vec<Signed>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT idx, body FROM log_ops WHERE group_id = ?1 ORDER BY idx")?;
-    let rows = stmt.query_map([row], |r| {
-        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
-    })?;
-    let mut out = Vec::new();
-    for r in rows {
-        let (idx, body) = r?;
-        out.push(open_record(cipher, &op_aad(row, idx), &body)?);
-    }
-    Ok(out)
-}
-
-/// Keeps a built envelope (already encoded) until the relay acknowledges it.
-pub fn put_outgoing(
-    w: &Writer<'_>,
-    row: i64,
-    seq: u64,
-    envelope: &OutgoingEnvelope,
-) -> Result<(), StoreError> {
-    let body = w.seal(&outgoing_aad(row, seq), envelope)?;
-    w.tx.execute(
-        "INSERT OR REPLACE INTO outgoing (group_id, seq, body) VALUES (?1, ?2, ?3)",
-        params![row, seq as i64, body],
-    )?;
-    Ok(())
-}
-
-pub fn outgoing(
-    conn: &Connection,
-    cipher: &StoreCipher,
-    row: i64,
-) -> Result<Vec<OutgoingEnvelope>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT seq, body FROM outgoing WHERE group_id = ?1 ORDER BY seq")?;
-    let rows = stmt.query_map([row], |r| {
-        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
-    })?;
-    let mut out = Vec::new();
-    for r in rows {
-        let (seq, body) = r?;
-        out.push(open_record(cipher, &outgoing_aad(row, seq), &body)?);
-    }
-    Ok(out)
-}
-
-/// Forgets envelopes up to and including `seq` (the relay has them).
-pub fn drop_outgoing_through(w: &Writer<'_>, row: i64, seq: u64) -> Result<(), StoreError> {
-    w.tx.execute(
-        "DELETE FROM outgoing WHERE group_id = ?1 AND seq <= ?2",
-        params![row, seq as i64],
-    )?;
-    Ok(())
-}
-
-/// A signed envelope waiting for the relay, and the local changes it carries.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OutgoingEnvelope {
-    pub seq: u64,
-    pub epoch: u32,
-    /// This device's changes `first_local..=last_local` are inside.
-    pub first_local: u64,
-    pub last_local: u64,
-    #[serde(with = "serde_bytes")]
-    pub envelope: Vec<u8>,
 }
