@@ -1,0 +1,3 @@
+fn main() {
+    hearth_relay::main()
+}
