@@ -99,9 +99,9 @@ struct CachedDoc {
 }
 
 pub struct Companion {
-    store: Store,
-    profile: Profile,
-    clock: Arc<dyn Clock>,
+    pub(crate) store: Store,
+    pub(crate) profile: Profile,
+    pub(crate) clock: Arc<dyn Clock>,
     docs: HashMap<i64, CachedDoc>,
 }
 
@@ -132,8 +132,9 @@ impl Companion {
         let profile = Profile {
             name,
             role,
-            keys: DeviceKeys::generate()?,
+            keys: Arc::new(DeviceKeys::generate()?),
             created_at: clock.now_ms(),
+            relay: None,
         };
         let path = home.join(STORE_FILE);
         let store = Store::create::<Error>(&path, &secret, |w| Ok(profile::insert(w, &profile)?))?;
@@ -208,7 +209,7 @@ impl Companion {
         let key = EpochKey::random()?;
         let epoch = seal_epoch(&id, 1, &key, &BTreeMap::from([(me, me_state)]))?;
         let create = log::sign_op(
-            keys,
+            keys.as_ref(),
             &Op {
                 v: hearth_protocol::VERSION,
                 group: id,
@@ -459,7 +460,7 @@ impl Companion {
         Ok(())
     }
 
-    fn group_row(&self, group: &GroupId) -> Result<i64> {
+    pub(crate) fn group_row(&self, group: &GroupId) -> Result<i64> {
         storage::find(self.store.conn(), self.store.cipher(), group)?.ok_or_else(|| {
             Error::UnknownGroup {
                 given: group.to_hex(),
@@ -503,7 +504,7 @@ impl Companion {
     /// Runs `f` on the group's document inside one write transaction, then bumps the group's
     /// document version. If anything fails, the in-memory document is dropped (it may hold the
     /// failed change) and reloaded from the store next time.
-    fn change_group<T>(
+    pub(crate) fn change_group<T>(
         &mut self,
         row: i64,
         f: impl FnOnce(&mut GroupWrite<'_, '_>) -> Result<T>,
@@ -615,17 +616,17 @@ fn own_live(
 
 /// One write to a group: the open transaction, the group's document and summary, and a count
 /// of the changes recorded (to know when to compact).
-struct GroupWrite<'a, 'w> {
-    w: &'a Writer<'w>,
-    row: i64,
-    chapters: &'a mut BTreeMap<u32, ChapterDoc>,
-    summary: &'a mut GroupSummary,
-    changes: usize,
+pub(crate) struct GroupWrite<'a, 'w> {
+    pub(crate) w: &'a Writer<'w>,
+    pub(crate) row: i64,
+    pub(crate) chapters: &'a mut BTreeMap<u32, ChapterDoc>,
+    pub(crate) summary: &'a mut GroupSummary,
+    pub(crate) changes: usize,
 }
 
 impl GroupWrite<'_, '_> {
     /// The chapter this device writes in.
-    fn current(&mut self) -> Result<&mut ChapterDoc> {
+    pub(crate) fn current(&mut self) -> Result<&mut ChapterDoc> {
         if self.summary.standing != Standing::Member {
             return Err(Error::NotAMember);
         }
@@ -636,7 +637,7 @@ impl GroupWrite<'_, '_> {
 
     /// Stores a local change in the current chapter and counts it into the outbox, in this
     /// transaction. Returns its outbox number.
-    fn record(&mut self, change: &LocalChange) -> Result<u64> {
+    pub(crate) fn record(&mut self, change: &LocalChange) -> Result<u64> {
         let n = self.summary.outbox.local_seq + 1;
         storage::append_change(
             self.w,
@@ -680,7 +681,7 @@ fn resolve_group(all: Vec<GroupInfo>, id_or_name: &str) -> Result<GroupInfo> {
     }
 }
 
-fn info(s: &GroupSummary) -> GroupInfo {
+pub(crate) fn info(s: &GroupSummary) -> GroupInfo {
     GroupInfo {
         id: s.id,
         name: s.name.clone(),

@@ -140,6 +140,24 @@ fn open_with(key: &LessSafeKey, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, Cr
     Ok(body)
 }
 
+/// A content key: seals and opens one purpose's bodies under a key derived from a group's
+/// epoch key (`purpose` keeps envelope sections and snapshots under different keys).
+pub struct ContentKey(LessSafeKey);
+
+impl ContentKey {
+    pub fn derive(epoch_key: &[u8; 32], purpose: &[u8]) -> ContentKey {
+        ContentKey(aead_key(&derive_subkey(epoch_key, purpose)))
+    }
+
+    pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        seal_with(&self.0, aad, plaintext)
+    }
+
+    pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        open_with(&self.0, aad, sealed)
+    }
+}
+
 /// Encrypts values and computes keyed hashes for one open store.
 pub struct StoreCipher {
     aead: LessSafeKey,

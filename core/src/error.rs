@@ -98,6 +98,15 @@ pub enum Error {
     NotAMember,
     #[error("group document: {0}")]
     Document(String),
+    /// A sync could not be completed; nothing half-done was kept, the next sync resumes.
+    #[error("sync: {0}")]
+    Sync(String),
+    /// The relay refused a registration with an invite.
+    #[error("joining was refused: {reason} ({code})")]
+    JoinRefused {
+        code: hearth_protocol::api::Code,
+        reason: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

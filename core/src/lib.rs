@@ -12,6 +12,7 @@
 //! - [`timeline`]: the chat screen's data, readable without loading a document.
 //! - [`membership`]: epoch keys sealed with HPKE; operations signed by this device.
 //! - [`outbox`]: local changes waiting for the relay.
+//! - [`sync`]: the sans-IO sync engine, invites, joining, removal, phone-to-phone bundles.
 //! - [`companion`]: the facade that ties them together.
 
 pub mod clock;
@@ -25,6 +26,7 @@ pub mod message;
 pub mod outbox;
 pub mod profile;
 pub mod store;
+pub mod sync;
 pub mod timeline;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -36,4 +38,10 @@ pub use error::{Error, InputError, Result, StoreError};
 pub use group::{Capacity, GroupId};
 pub use identity::{DeviceId, Role};
 pub use message::{MessageId, MessageText, Reaction, SortKey};
+#[cfg(feature = "http")]
+pub use sync::transport::HttpTransport;
+pub use sync::{
+    Backoff, ImportReport, InviteInfo, MemberInfo, MembersView, SyncOptions, SyncReport, Transport,
+    TransportError, WaitingMember,
+};
 pub use timeline::DeliveryState;

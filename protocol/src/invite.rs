@@ -54,6 +54,10 @@ impl InviteCode {
         Ok(InviteCode(b))
     }
 
+    pub fn as_bytes(&self) -> &[u8; 10] {
+        &self.0
+    }
+
     pub fn from_bytes(b: [u8; 10]) -> Self {
         InviteCode(b)
     }

@@ -1,8 +1,9 @@
 //! The `hearth-relay` command: flags, logging, signals, and the one line a supervisor (or a
 //! test) reads to learn where the relay listens.
 //!
-//! stdout carries exactly one line, `hearth-relay listening on ADDR`, printed once the socket
-//! is bound and the database open; logs go to stderr. SIGINT and SIGTERM stop the relay
+//! stdout carries exactly one line, `hearth-relay listening on http://HOST:PORT` (the address
+//! actually bound, so `--listen 127.0.0.1:0` names the real port), printed and flushed once the
+//! socket is bound and the database open; logs go to stderr. SIGINT and SIGTERM stop the relay
 //! gracefully and the process exits 0; a relay that cannot start exits 1 with the reason.
 
 use std::io::Write;
@@ -103,7 +104,11 @@ fn run(args: Args) -> Result<(), RelayError> {
         let server = Server::bind(config).await?;
         let mut out = std::io::stdout().lock();
         // A closed stdout (nobody reading) must not stop the relay.
-        let _ = writeln!(out, "hearth-relay listening on {}", server.local_addr());
+        let _ = writeln!(
+            out,
+            "hearth-relay listening on http://{}",
+            server.local_addr()
+        );
         let _ = out.flush();
         drop(out);
         server.run(stop).await

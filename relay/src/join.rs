@@ -6,6 +6,10 @@
 //! with an invite, nobody else can, so a leaked code cannot be raced. A device repeating its
 //! own identical registration (a retry after a lost response) gets the same answer again.
 //!
+//! Places are promised at registration: a group whose members plus the other devices already
+//! waiting fill its capacity refuses the next registration with `full`, so a joiner learns it
+//! now rather than waiting for an admission the log would refuse.
+//!
 //! The registration's signatures are checked before this runs (in [`crate::http`]); its
 //! pseudonym and intro are sealed to the invite code and stay opaque to the relay.
 
@@ -62,6 +66,19 @@ pub fn register(
             Code::InviteUsed,
             "someone has already registered with this invite",
         );
+    }
+    // Her own other registrations (another invite) would take the same place, so they do not
+    // count against her.
+    let waiting = ctx.tx.pending_devices_except(&group, &request.device)?;
+    let taken = (m.members.len() as u64).saturating_add(waiting);
+    if taken >= u64::from(m.capacity) {
+        return Ok(Err(Outcome::refused(
+            Code::Full,
+            format!(
+                "this group is full ({taken} of {} places); ask the moderator",
+                m.capacity
+            ),
+        )));
     }
     ctx.tx.put_pending_join(
         &group,

@@ -7,6 +7,9 @@
 //! if she asked. A device waiting for admission gets the log only (to see her admission); anyone
 //! else gets a refusal and nothing.
 //!
+//! A device is never sent her own envelopes: she wrote them, and on 2G the bytes are dear. They
+//! still count as served — the cursor passes them — but cost nothing from the byte budget.
+//!
 //! Catch-up is bounded and cheap on 2G: envelopes are cut at a byte budget per response
 //! (`more` says there is more), and a device far behind gets the newest snapshot of a chapter
 //! instead of the envelopes it replaces when that is smaller — but only envelopes whose chapter
@@ -209,9 +212,9 @@ pub fn group_reply(
     let newest = tx.newest_cursor(&group)?;
     catch_up(
         tx,
-        &group,
+        request,
+        &device,
         member.since_epoch,
-        request.cursor,
         newest,
         budget,
         &mut reply,
@@ -240,16 +243,18 @@ fn log_after(
     tx.log_ops(group, log_len)
 }
 
-/// Fills `reply` with the envelopes after `from` (and maybe a snapshot), within `budget`.
+/// Fills `reply` with the envelopes after the request's cursor that `reader` did not write
+/// herself (and maybe a snapshot), within `budget`.
 fn catch_up(
     tx: &mut dyn ReadTx,
-    group: &GroupId,
+    request: &GroupSync,
+    reader: &DeviceId,
     since_epoch: u32,
-    from: u64,
     newest: u64,
     budget: &mut Budget,
     reply: &mut GroupReply,
 ) -> Result<(), StoreError> {
+    let (group, from) = (&request.group, request.cursor);
     // A cursor beyond the newest (a relay restored from an older backup) starts over from
     // the newest, so envelopes stored from now on are not skipped.
     reply.cursor = newest;
@@ -279,16 +284,18 @@ fn catch_up(
         after: from,
         min_epoch: since_epoch,
         skip,
+        not_by: Some(*reader),
     };
-    // With a snapshot, everything up to `covers` is in this response (the snapshot or the
-    // envelopes it does not replace), so a cut after it still moves the cursor past `covers`.
-    let mut last = skip.map_or(from, |(covers, _)| covers);
-    let mut more = false;
+    // Where the next sync starts when this response is cut: just before the first envelope that
+    // did not fit. Everything before it is in this response or is not for her (her own, those a
+    // snapshot in this response replaces, those from before her admission). Envelopes up to a
+    // snapshot's `covers` are never cut, so the cursor always passes `covers`.
+    let mut cut_before = None;
     let mut envelopes = Vec::new();
     tx.scan_envelopes(group, &scan, &mut |row| {
         let before_covers = skip.is_some_and(|(covers, _)| row.cursor <= covers);
         if !before_covers && budget.sent_any && row.size > budget.envelopes {
-            more = true;
+            cut_before = Some(row.cursor);
             return Ok(false);
         }
         budget.envelopes = budget.envelopes.saturating_sub(row.size);
@@ -296,13 +303,13 @@ fn catch_up(
         let envelope: Envelope =
             wire::decode("stored envelope", &row.encoded).map_err(|e| corrupt("envelope", e))?;
         envelopes.push(envelope);
-        last = row.cursor;
         Ok(true)
     })?;
     reply.envelopes = envelopes;
-    reply.more = more;
-    if more {
-        reply.cursor = last;
+    reply.more = cut_before.is_some();
+    if let Some(cursor) = cut_before {
+        // Cursors start at 1, and this one is after `from`, so this never goes below `from`.
+        reply.cursor = cursor - 1;
     }
     Ok(())
 }

@@ -105,6 +105,16 @@ fn log_invalid(e: impl ToString) -> Outcome {
     refused(Code::LogInvalid, e.to_string())
 }
 
+/// The outcome for an operation the log refuses: `not_moderator` when its author may not sign
+/// operations (she never was a moderator, or no longer is), so her device can drop the
+/// operation instead of reporting a broken log; `log_invalid` for everything else.
+fn log_refused(e: LogError) -> Outcome {
+    match e {
+        LogError::NotModerator(_) => refused(Code::NotModerator, e.to_string()),
+        other => log_invalid(other),
+    }
+}
+
 /// The outcome code for an envelope or snapshot that fails its own checks.
 pub fn envelope_outcome(e: &EnvelopeError) -> Outcome {
     let code = match e {
@@ -272,7 +282,7 @@ fn apply_op(
     }
     let mut next = Membership::clone(m);
     if let Err(e) = next.apply(signed) {
-        return Ok(log_invalid(e));
+        return Ok(log_refused(e));
     }
 
     // What only the relay can check, before anything is written.
@@ -471,6 +481,19 @@ fn store_snapshot(
         return refuse(
             Code::Malformed,
             "a snapshot is uploaded by the member who made it".into(),
+        );
+    }
+    // Devices snapshot only the current chapter, sealed under that chapter's own key; an older
+    // chapter under a newer key would be readable by members admitted since, who must not see it.
+    if h.chapter != h.epoch {
+        return refuse(
+            Code::Malformed,
+            format!(
+                "a snapshot holds the chapter of the epoch it is sealed under; this one holds \
+                 chapter {} sealed under epoch {} (snapshot only the current chapter, under its \
+                 own key)",
+                h.chapter, h.epoch
+            ),
         );
     }
     if !m.is_member(device) || !m.was_member_in(device, h.chapter) {

@@ -44,13 +44,22 @@ fn the_binary_serves_logs_and_stops_cleanly_on_sigterm() {
         .recv_timeout(Duration::from_secs(60))
         .expect("the relay printed nothing within a minute")
         .expect("stdout closed without the listening line");
-    let addr = line
+    let url = line
         .strip_prefix("hearth-relay listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let addr: std::net::SocketAddr = url
+        .strip_prefix("http://")
+        .unwrap_or_else(|| panic!("the line names a URL, not {url:?}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{url:?} is not http://HOST:PORT: {e}"));
     assert_ne!(addr.port(), 0, "the line names the real port");
+    assert_eq!(
+        line,
+        format!("hearth-relay listening on http://127.0.0.1:{}", addr.port()),
+        "exactly this form, so a test or supervisor can take the URL as it is"
+    );
 
-    let client = Client::new(&format!("http://{addr}"));
+    let client = Client::new(url);
     let (status, body) = client.get("/health").unwrap();
     assert_eq!(status, 200);
     assert!(body.contains("\"ok\""), "{body}");

@@ -226,8 +226,10 @@ fn a_new_member_sees_history_from_her_admission_on() {
     let hers = client.sync1(&amina, ask(group, 0, 0));
     assert_eq!(hers.envelopes, later, "nothing from before her admission");
     assert_eq!(hers.cursor, 5);
+    // The creator wrote all five herself: none come back to her, and her cursor passes them.
     let all = client.sync1(&ruth, ask(group, log.len(), 0));
-    assert_eq!(all.envelopes.len(), 5, "the creator was there all along");
+    assert!(all.envelopes.is_empty());
+    assert_eq!((all.cursor, all.more, all.stored_seq), (5, false, 5));
 }
 
 #[test]
@@ -311,4 +313,129 @@ fn a_removed_member_is_cut_off_exactly_after_her_final_envelope() {
     );
     let read = client.sync1(&ruth, ask(group, log.len(), 0));
     assert_eq!(read.envelopes, sent);
+}
+
+#[test]
+fn registrations_beyond_the_groups_places_are_refused_as_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = spawn_for_tests(&dir.path().join("relay.db"));
+    let client = Client::new(&relay.url());
+    let (ruth, amina, eve, jo) = (key(1), key(2), key(66), key(4));
+    let group = GroupId([14; 16]);
+    // Three places: Ruth, Amina, and one more.
+    let mut log = Log::create(&ruth, group, 3);
+    assert_eq!(
+        upload_ops(&client, &ruth, group, log.ops.clone()),
+        ["stored"]
+    );
+    let first = code(1);
+    let invite = log.invite(&ruth, &first, Role::Mother);
+    upload_ops(&client, &ruth, group, vec![invite]);
+    let aminas = registration(&amina, &first);
+    client.join(&aminas).unwrap();
+    let admit = log.admit(&ruth, &aminas);
+    assert_eq!(upload_ops(&client, &ruth, group, vec![admit]), ["stored"]);
+    let (for_eve, for_jo, eves_other) = (code(2), code(3), code(4));
+    for c in [&for_eve, &for_jo, &eves_other] {
+        let invite = log.invite(&ruth, c, Role::Mother);
+        assert_eq!(upload_ops(&client, &ruth, group, vec![invite]), ["stored"]);
+    }
+
+    // Eve's waiting registration holds the last place.
+    let eves = registration(&eve, &for_eve);
+    client.join(&eves).unwrap();
+    let jos = registration(&jo, &for_jo);
+    let refusal = client.join(&jos).unwrap_err();
+    assert_eq!((refusal.status, refusal.body.code), (409, Code::Full));
+    assert!(
+        refusal.body.reason.contains("3 of 3 places") && refusal.body.reason.contains("moderator"),
+        "{}",
+        refusal.body.reason
+    );
+    // Her identical retry is answered as before; registering with a second invite does not
+    // count her twice.
+    assert_eq!(client.join(&eves).unwrap().group, group);
+    client.join(&registration(&eve, &eves_other)).unwrap();
+    let waiting = client.sync1(&ruth, ask(group, log.len(), 0)).joins;
+    assert_eq!(waiting.len(), 2, "Jo's refused registration was not kept");
+
+    // Withdrawing one of Eve's invites leaves her other registration holding the place;
+    // withdrawing both frees it.
+    for c in [&for_eve, &eves_other] {
+        let refusal = client.join(&jos).unwrap_err();
+        assert_eq!(refusal.body.code, Code::Full);
+        let revoke = log.op(
+            &ruth,
+            OpBody::RevokeInvite {
+                invite: c.keys().id(),
+            },
+        );
+        log.push(revoke.clone());
+        assert_eq!(upload_ops(&client, &ruth, group, vec![revoke]), ["stored"]);
+    }
+    assert_eq!(client.join(&jos).unwrap().group, group);
+}
+
+#[test]
+fn operations_signed_by_someone_not_a_moderator_are_refused_as_not_moderator() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = spawn_for_tests(&dir.path().join("relay.db"));
+    let client = Client::new(&relay.url());
+    let (ruth, sam, amina) = (key(1), key(3), key(2));
+    let group = GroupId([15; 16]);
+    let mut log = group_with(
+        &client,
+        &ruth,
+        group,
+        &[(&sam, Role::Moderator), (&amina, Role::Mother)],
+    );
+    // A mother never signs operations; her rotation, forwarded by Ruth's phone, is refused.
+    let by_mother = log.rotate_op(&amina);
+    let reply = client.sync1(
+        &ruth,
+        GroupSync {
+            ops: vec![by_mother],
+            ..ask(group, u64::MAX, 0)
+        },
+    );
+    assert_eq!(codes(&reply.op_outcomes), ["not_moderator"]);
+    assert!(
+        reply.op_outcomes[0].reason.contains("moderator"),
+        "{}",
+        reply.op_outcomes[0].reason
+    );
+
+    // Sam steps down; the rotation his phone queued while offline is refused the same way.
+    let queued = log.rotate_op(&sam);
+    let step_down = log.op(
+        &ruth,
+        OpBody::SetRole {
+            device: sam.device(),
+            role: Role::Volunteer,
+        },
+    );
+    log.push(step_down.clone());
+    assert_eq!(
+        upload_ops(&client, &ruth, group, vec![step_down]),
+        ["stored"]
+    );
+    let requeued = log.rotate_op(&sam);
+    assert_eq!(
+        upload_ops(&client, &sam, group, vec![queued, requeued]),
+        ["log_conflict", "not_moderator"]
+    );
+
+    // A moderator's operation the log refuses for another reason is still `log_invalid`.
+    let sealed_to_her_alone = log.op(
+        &ruth,
+        OpBody::Rotate {
+            epoch: sealed_to(log.epoch() + 1, [ruth.device()]),
+        },
+    );
+    assert_eq!(
+        upload_ops(&client, &ruth, group, vec![sealed_to_her_alone]),
+        ["log_invalid"]
+    );
+    let read = client.sync1(&amina, ask(group, 0, 0));
+    assert_eq!(read.log, log.ops, "none of them was stored");
 }

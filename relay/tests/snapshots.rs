@@ -24,14 +24,15 @@ fn catch_up_takes_a_snapshot_when_cheaper_and_keeps_other_chapters() {
     upload_ops(&client, &ruth, group, vec![rotate]);
     assert_eq!(log.epoch(), 3);
 
-    // Cursors 1-10 and 13-15 are chapter 2 only; 11 touches chapters 2 and 3; 12 is chapter 3.
+    // Cursors 1-10 and 13-15 are chapter 3 only; 11 touches chapters 2 and 3; 12 is chapter 2
+    // (a late change to the previous chapter, sealed under the current key).
     let mut chain = Author::new(&ruth, group);
     let mut sent: Vec<Envelope> = Vec::new();
     for cursor in 1..=15u64 {
         let chapters: &[u32] = match cursor {
             11 => &[2, 3],
-            12 => &[3],
-            _ => &[2],
+            12 => &[2],
+            _ => &[3],
         };
         sent.push(chain.next(3, chapters, 400));
     }
@@ -46,7 +47,7 @@ fn catch_up_takes_a_snapshot_when_cheaper_and_keeps_other_chapters() {
         assert!(reply.upload_outcomes.iter().all(|o| o.is_ok()));
     };
     upload(&sent);
-    let snap = snapshot(&ruth, group, 3, 2, 15, 500);
+    let snap = snapshot(&ruth, group, 3, 3, 15, 500);
     let reply = client.sync1(
         &ruth,
         GroupSync {
@@ -58,13 +59,13 @@ fn catch_up_takes_a_snapshot_when_cheaper_and_keeps_other_chapters() {
         reply.snapshot_outcome.map(|o| o.code.as_str()),
         Some("stored")
     );
-    sent.push(chain.next(3, &[2], 400)); // 16
-    sent.push(chain.next(3, &[3], 400)); // 17
+    sent.push(chain.next(3, &[3], 400)); // 16
+    sent.push(chain.next(3, &[2], 400)); // 17
     upload(&sent[15..]);
 
     let at = |cursor: u64| sent[cursor as usize - 1].clone();
-    // From the start: the snapshot replaces the thirteen chapter-2 envelopes it covers, and
-    // the ones touching chapter 3 still come, in cursor order, then the tail.
+    // From the start: the snapshot replaces the thirteen chapter-3 envelopes it covers, and
+    // the ones touching chapter 2 still come, in cursor order, then the tail.
     let far = client.sync1(&amina, ask(group, log.len(), 0));
     assert_eq!(far.snapshot.as_ref(), Some(&snap));
     assert_eq!(far.envelopes, vec![at(11), at(12), at(16), at(17)]);
@@ -222,4 +223,52 @@ fn one_caught_up_member_at_a_time_is_asked_for_a_snapshot() {
             .sync1(&ruth, ask(group, log.len(), 12))
             .snapshot_wanted
     );
+}
+
+#[test]
+fn a_snapshot_holds_only_the_current_chapter_under_its_own_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = spawn_for_tests(&dir.path().join("relay.db"));
+    let client = Client::new(&relay.url());
+    let (ruth, amina) = (key(1), key(2));
+    let group = GroupId([23; 16]);
+    let mut log = group_with(&client, &ruth, group, &[(&amina, Role::Mother)]);
+    let rotate = log.rotate_op(&ruth);
+    log.push(rotate.clone());
+    upload_ops(&client, &ruth, group, vec![rotate]);
+    assert_eq!(log.epoch(), 3);
+    // Late changes to chapter 2, sealed under the current key.
+    let mut chain = Author::new(&ruth, group);
+    let sent: Vec<_> = (0..6).map(|_| chain.next(3, &[2], 400)).collect();
+    let upload = |snap| {
+        client
+            .sync1(
+                &ruth,
+                GroupSync {
+                    uploads: sent.clone(),
+                    snapshot: Some(snap),
+                    ..ask(group, log.len(), u64::MAX)
+                },
+            )
+            .snapshot_outcome
+            .unwrap()
+    };
+
+    let older = upload(snapshot(&ruth, group, 3, 2, 6, 100));
+    assert_eq!(older.code.as_str(), "malformed");
+    assert!(
+        older.reason.contains("chapter 2") && older.reason.contains("epoch 3"),
+        "{}",
+        older.reason
+    );
+    let stale = upload(snapshot(&ruth, group, 2, 2, 6, 100));
+    assert_eq!(stale.code.as_str(), "stale_epoch");
+    // Neither was kept: a member far behind gets the six envelopes, which a snapshot of
+    // chapter 2 would have replaced.
+    let far = client.sync1(&amina, ask(group, log.len(), 0));
+    assert_eq!(far.snapshot, None);
+    assert_eq!(far.envelopes, sent);
+
+    let current = upload(snapshot(&ruth, group, 3, 3, 6, 100));
+    assert_eq!(current.code.as_str(), "stored");
 }

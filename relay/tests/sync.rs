@@ -378,7 +378,7 @@ fn two_moderators_at_the_same_position_the_second_conflicts() {
             ..ask(group, u64::MAX, 0)
         },
     );
-    assert_eq!(codes(&reply.op_outcomes), ["log_invalid"]);
+    assert_eq!(codes(&reply.op_outcomes), ["not_moderator"]);
     assert!(
         reply.op_outcomes[0].reason.contains("moderator"),
         "{}",
@@ -427,4 +427,88 @@ fn what_was_acknowledged_survives_a_restart() {
     assert_eq!(codes(&reply.upload_outcomes), ["duplicate", "stored"]);
     assert_eq!(reply.stored_seq, 6);
     assert_eq!(reply.cursor, 6);
+}
+
+#[test]
+fn a_device_is_not_sent_her_own_envelopes_yet_her_cursor_passes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = spawn(Config {
+        // Two of Amina's ~1.7 KB envelopes per response, or three of Ruth's ~1.2 KB ones.
+        reply_envelope_bytes: 4000,
+        ..Config::for_tests(&dir.path().join("relay.db"))
+    })
+    .unwrap();
+    let client = Client::new(&relay.url());
+    let (ruth, amina) = (key(1), key(2));
+    let group = GroupId([9; 16]);
+    let log = group_with(&client, &ruth, group, &[(&amina, Role::Mother)]);
+    let mut aminas = Author::new(&amina, group);
+    let mut ruths = Author::new(&ruth, group);
+    // Uploads ask from beyond the newest cursor, so their replies carry nothing back.
+    let post = |device: &hearth_protocol::ids::KeyPairSigner, envelopes: Vec<_>| {
+        let reply = client.sync1(
+            device,
+            GroupSync {
+                uploads: envelopes,
+                ..ask(group, log.len(), u64::MAX)
+            },
+        );
+        assert!(reply.upload_outcomes.iter().all(|o| o.is_ok()));
+    };
+
+    // Cursors 1-6 are Amina's; the reply to her upload does not echo them.
+    let mut hers: Vec<_> = (0..6).map(|_| aminas.next(2, &[2], 1500)).collect();
+    let reply = client.sync1(
+        &amina,
+        GroupSync {
+            uploads: hers.clone(),
+            ..ask(group, log.len(), 0)
+        },
+    );
+    assert_eq!(codes(&reply.upload_outcomes), ["stored"; 6]);
+    assert!(reply.envelopes.is_empty(), "what she just sent comes back");
+    assert_eq!((reply.cursor, reply.more), (6, false));
+
+    // 7-9 Ruth's, 10 Amina's. Her own cost her nothing from the budget: from the start she gets
+    // all three of Ruth's in one response, and her cursor passes her own envelope at 10.
+    let ruths_sent: Vec<_> = (0..3).map(|_| ruths.next(2, &[2], 300)).collect();
+    post(&ruth, ruths_sent.clone());
+    hers.push(aminas.next(2, &[2], 1500));
+    post(&amina, hers[6..].to_vec());
+    let read = client.sync1(&amina, ask(group, log.len(), 0));
+    assert_eq!(read.envelopes, ruths_sent);
+    assert_eq!((read.cursor, read.more, read.stored_seq), (10, false, 7));
+
+    // 11-12 Ruth's, 13-14 Amina's, 15-17 Ruth's: a cut after 15 starts the next page at 16,
+    // her own 13 and 14 passed and never sent.
+    let more: Vec<_> = (0..5).map(|_| ruths.next(2, &[2], 1000)).collect();
+    post(&ruth, more[..2].to_vec());
+    hers.extend((0..2).map(|_| aminas.next(2, &[2], 1500)));
+    post(&amina, hers[7..].to_vec());
+    post(&ruth, more[2..].to_vec());
+    let page = client.sync1(&amina, ask(group, log.len(), 10));
+    assert_eq!(page.envelopes, more[..3]);
+    assert_eq!((page.cursor, page.more), (15, true));
+    let page = client.sync1(&amina, ask(group, log.len(), 15));
+    assert_eq!(page.envelopes, more[3..]);
+    assert_eq!((page.cursor, page.more), (17, false));
+
+    // Ruth, from the start, pages through Amina's nine alone; pages that end at her own
+    // envelopes end after them.
+    let (mut cursor, mut got, mut cursors) = (0, Vec::new(), Vec::new());
+    loop {
+        let page = client.sync1(&ruth, ask(group, log.len(), cursor));
+        cursor = page.cursor;
+        cursors.push(cursor);
+        got.extend(page.envelopes);
+        if !page.more {
+            break;
+        }
+        assert!(cursors.len() < 20, "paging never ends");
+    }
+    assert_eq!(
+        got, hers,
+        "everything of Amina's, in order, nothing of her own"
+    );
+    assert_eq!(cursors, [2, 4, 9, 13, 17]);
 }

@@ -104,6 +104,21 @@ impl Mark {
     }
 }
 
+/// What an incoming change touches, so only those timeline entries are rebuilt.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Touched {
+    pub messages: Vec<MessageId>,
+    /// Pseudonyms, or the group's name or capacity reason.
+    pub profile_or_info: bool,
+}
+
+impl Touched {
+    pub fn merge(&mut self, other: Touched) {
+        self.messages.extend(other.messages);
+        self.profile_or_info |= other.profile_or_info;
+    }
+}
+
 /// Why an incoming change was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("change refused: {0}")]
@@ -183,7 +198,7 @@ impl ChapterDoc {
         change: &Change,
         signer: &DeviceId,
         moderator: bool,
-    ) -> std::result::Result<(), Refused> {
+    ) -> std::result::Result<Touched, Refused> {
         if change.actor_id().to_bytes() != signer.0 {
             return Err(Refused(format!(
                 "its author is {}, not the device that signed it ({})",
@@ -194,6 +209,7 @@ impl ChapterDoc {
         let me = change.actor_id();
         let signer_hex = signer.to_hex();
         let expanded = change.decode();
+        let mut touched = Touched::default();
         for op in &expanded.operations {
             let key = match &op.key {
                 OpKey::Map(k) => k.as_str(),
@@ -229,9 +245,14 @@ impl ChapterDoc {
                         && matches!(put, Some(ScalarValue::Str(s)) if crate::identity::Pseudonym::parse(s).is_ok())
                 }
                 "messages" => {
+                    // A message id names one message forever: a second creation under an id
+                    // already held would take the message over (Automerge would make it the
+                    // winner of a conflict), so it is refused. Ids are random; only someone
+                    // who has seen the message knows its id.
                     parse_hex::<16>(key).is_some()
                         && matches!(op.action, OpType::Make(ObjType::Map))
                         && op.pred.is_empty()
+                        && self.message_id_free(key)
                 }
                 "marks" => {
                     let parsed = key
@@ -258,8 +279,65 @@ impl ChapterDoc {
                     "operation on {which} key {key:?} is not allowed for this member"
                 )));
             }
+            match which {
+                "root" | "profiles" => touched.profile_or_info = true,
+                "messages" => touched.messages.extend(parse_hex::<16>(key).map(MessageId)),
+                "marks" => touched.messages.extend(
+                    key.split_once('/')
+                        .and_then(|(id, _)| parse_hex::<16>(id))
+                        .map(MessageId),
+                ),
+                _ => {}
+            }
         }
-        Ok(())
+        Ok(touched)
+    }
+
+    /// The chapter's current heads.
+    pub fn heads(&mut self) -> Vec<automerge::ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// Changes applied since `heads`, oldest first.
+    pub fn changes_since(&mut self, heads: &[automerge::ChangeHash]) -> Vec<Change> {
+        self.doc.get_changes(heads)
+    }
+
+    /// Whether changes are waiting for others they depend on (a gap in what arrived).
+    pub fn has_missing_deps(&mut self) -> bool {
+        !self.doc.get_missing_deps(&[]).is_empty()
+    }
+
+    /// Every change in the chapter, oldest first.
+    pub fn all_changes(&mut self) -> Vec<Change> {
+        self.changes_since(&[])
+    }
+
+    /// Each device's newest change in the chapter: (automerge seq, hash). The genesis actor
+    /// is not a device and is left out.
+    pub fn author_heads(&mut self) -> BTreeMap<DeviceId, (u64, Hash)> {
+        let mut out: BTreeMap<DeviceId, (u64, Hash)> = BTreeMap::new();
+        for c in self.doc.get_changes(&[]) {
+            if let Some(d) = DeviceId::from_slice(c.actor_id().to_bytes()) {
+                let e = out.entry(d).or_insert((0, Hash::ZERO));
+                if c.seq() > e.0 {
+                    *e = (c.seq(), Hash(c.hash().0));
+                }
+            }
+        }
+        out
+    }
+
+    /// The newest local change number this device made in the chapter (0: none).
+    pub fn my_seq(&mut self) -> u64 {
+        let me = self.doc.get_actor().clone();
+        self.doc
+            .get_changes(&[])
+            .iter()
+            .filter(|c| *c.actor_id() == me)
+            .map(|c| c.seq())
+            .max()
+            .unwrap_or(0)
     }
 
     /// Applies changes that [`Self::check_change`] accepted. Duplicates are no-ops.
@@ -269,9 +347,11 @@ impl ChapterDoc {
 
     /// Loads one change or one saved document. Automerge's incremental load skips what it
     /// cannot parse; here anything unparseable is an error, never a silent partial load.
-    fn load_strict(&mut self, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn load_strict(&mut self, bytes: &[u8]) -> Result<()> {
         if let Ok(change) = Change::from_bytes(bytes.to_vec()) {
-            return self.doc.apply_changes([change]).map_err(doc_err);
+            if change.raw_bytes().len() == bytes.len() {
+                return self.doc.apply_changes([change]).map_err(doc_err);
+            }
         }
         AutoCommit::load(bytes).map_err(doc_err)?;
         self.doc.load_incremental(bytes).map_err(doc_err)?;
@@ -297,6 +377,14 @@ impl ChapterDoc {
             }
         }
         Ok(out)
+    }
+
+    /// Whether no message is held under `key` (false also if the document is unreadable).
+    fn message_id_free(&self, key: &str) -> bool {
+        self.map(&ROOT, "messages")
+            .ok()
+            .and_then(|m| self.doc.get(&m, key).ok())
+            .is_some_and(|v| v.is_none())
     }
 
     pub fn has_message(&self, id: &MessageId) -> Result<bool> {
@@ -534,10 +622,10 @@ mod tests {
         change: Change,
         signer: DeviceId,
         moderator: bool,
-    ) -> std::result::Result<(), Refused> {
-        into.check_change(&change, &signer, moderator)?;
+    ) -> std::result::Result<Touched, Refused> {
+        let touched = into.check_change(&change, &signer, moderator)?;
         into.apply(vec![change]).unwrap();
-        Ok(())
+        Ok(touched)
     }
 
     #[test]

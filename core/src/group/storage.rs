@@ -10,7 +10,8 @@
 use std::collections::BTreeMap;
 
 use hearth_protocol::ids::{Hash, Signed};
-use hearth_protocol::Role;
+use hearth_protocol::membership::SignedJoin;
+use hearth_protocol::{DeviceId, Role};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
@@ -32,17 +33,45 @@ pub enum Standing {
     Removed,
 }
 
-/// This device's sync position in a group.
+/// This device's sync position in a group, and the work it still owes the relay.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncState {
     /// The last relay cursor received.
     pub cursor: u64,
-    /// Membership operations the relay has accepted (the rest of the local log is this
-    /// device's own, still on its way).
+    /// Membership operations stored (every one was accepted by the relay first).
     pub log_confirmed: u64,
     /// Sequence number of the last envelope this device built, and its id.
     pub last_seq: u64,
     pub last_id: Option<Hash>,
+    /// The newest envelope of this device the relay holds, and its id.
+    #[serde(default)]
+    pub acked_seq: u64,
+    #[serde(default)]
+    pub acked_id: Option<Hash>,
+    /// Local changes up to this number are inside built envelopes.
+    #[serde(default)]
+    pub enveloped: u64,
+    /// The relay asked this device for a snapshot of the current chapter.
+    #[serde(default)]
+    pub snapshot_wanted: bool,
+    /// Registrations waiting for a moderator (kept on moderators' devices).
+    #[serde(default)]
+    pub joins: Vec<SignedJoin>,
+    /// Members this moderator removed whose removal is not in the log yet.
+    #[serde(default)]
+    pub removals: Vec<DeviceId>,
+    /// Every author's newest envelope number at the relay, as last asked for.
+    #[serde(default)]
+    pub seqs: Option<BTreeMap<DeviceId, u64>>,
+    /// Each author's newest signed attestation in the current chapter (for snapshots).
+    #[serde(default)]
+    pub attestations: BTreeMap<DeviceId, Signed>,
+    /// A refetch from cursor 0 was tried for the changes still waiting on missing ones.
+    #[serde(default)]
+    pub refetched: bool,
+    /// Things the person should know about this group's sync (a full group, a refusal).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// An invite this device made, kept so it can open the joiner's introduction.
@@ -52,6 +81,9 @@ pub struct MadeInvite {
     pub code: [u8; 10],
     pub role: Role,
     pub expires_at: i64,
+    /// Its `invite` operation is in the log (accepted by the relay).
+    #[serde(default)]
+    pub published: bool,
 }
 
 /// What the store keeps about a group outside its documents.
@@ -268,5 +300,149 @@ pub fn append_op(w: &Writer<'_>, row: i64, idx: u64, op: &Signed) -> Result<(), 
         "INSERT INTO log_ops (group_id, idx, body) VALUES (?1, ?2, ?3)",
         params![row, idx as i64, body],
     )?;
+    Ok(())
+}
+
+/// Every membership operation stored for a group, in log order.
+pub fn load_log(
+    conn: &Connection,
+    cipher: &StoreCipher,
+    row: i64,
+) -> Result<Vec<Signed>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT idx, body FROM log_ops WHERE group_id = ?1 ORDER BY idx")?;
+    let rows = stmt.query_map([row], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (idx, body) = r?;
+        out.push(open_record(cipher, &op_aad(row, idx), &body)?);
+    }
+    Ok(out)
+}
+
+fn outgoing_aad(row: i64, seq: u64) -> Vec<u8> {
+    format!("outgoing/{row}/{seq}").into_bytes()
+}
+
+/// An envelope this device built and signed, kept until the relay acknowledges it, with the
+/// range of this device's local changes it carries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Outgoing {
+    pub envelope: hearth_protocol::envelope::Envelope,
+    pub seq: u64,
+    pub id: Hash,
+    /// Local change numbers `first..=last` travel in it.
+    pub first: u64,
+    pub last: u64,
+}
+
+pub fn put_outgoing(w: &Writer<'_>, row: i64, out: &Outgoing) -> Result<(), StoreError> {
+    let body = w.seal(&outgoing_aad(row, out.seq), out)?;
+    w.tx.execute(
+        "INSERT INTO outgoing (group_id, seq, body) VALUES (?1, ?2, ?3)",
+        params![row, out.seq as i64, body],
+    )?;
+    Ok(())
+}
+
+/// This device's envelopes waiting for the relay, in sequence order.
+pub fn list_outgoing(
+    conn: &Connection,
+    cipher: &StoreCipher,
+    row: i64,
+) -> Result<Vec<Outgoing>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT seq, body FROM outgoing WHERE group_id = ?1 ORDER BY seq")?;
+    let rows = stmt.query_map([row], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (seq, body) = r?;
+        out.push(open_record(cipher, &outgoing_aad(row, seq), &body)?);
+    }
+    Ok(out)
+}
+
+/// Drops outgoing envelopes numbered `from` and above (acknowledged ones are dropped with
+/// [`drop_outgoing_upto`]; these are ones that must be rebuilt).
+pub fn drop_outgoing_from(w: &Writer<'_>, row: i64, from: u64) -> Result<(), StoreError> {
+    w.tx.execute(
+        "DELETE FROM outgoing WHERE group_id = ?1 AND seq >= ?2",
+        params![row, from as i64],
+    )?;
+    Ok(())
+}
+
+pub fn drop_outgoing_upto(w: &Writer<'_>, row: i64, upto: u64) -> Result<(), StoreError> {
+    w.tx.execute(
+        "DELETE FROM outgoing WHERE group_id = ?1 AND seq <= ?2",
+        params![row, upto as i64],
+    )?;
+    Ok(())
+}
+
+fn forwarding_aad(row: i64, author: &[u8; 16], seq: u64) -> Vec<u8> {
+    let mut aad = format!("forwarding/{row}/{seq}/").into_bytes();
+    aad.extend_from_slice(author);
+    aad
+}
+
+/// Keeps an envelope another member handed over directly, to pass on to the relay.
+pub fn put_forwarding(
+    w: &Writer<'_>,
+    row: i64,
+    author: &hearth_protocol::DeviceId,
+    seq: u64,
+    envelope: &hearth_protocol::envelope::Envelope,
+) -> Result<(), StoreError> {
+    let author_hash = w.cipher.index_hash("device", &author.0);
+    let body = w.seal(&forwarding_aad(row, &author_hash, seq), envelope)?;
+    w.tx.execute(
+        "INSERT OR IGNORE INTO forwarding (group_id, author, seq, body) VALUES (?1, ?2, ?3, ?4)",
+        params![row, author_hash.as_slice(), seq as i64, body],
+    )?;
+    Ok(())
+}
+
+/// Envelopes waiting to be passed on, oldest first per author.
+pub fn list_forwarding(
+    conn: &Connection,
+    cipher: &StoreCipher,
+    row: i64,
+) -> Result<Vec<hearth_protocol::envelope::Envelope>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT author, seq, body FROM forwarding WHERE group_id = ?1 ORDER BY author, seq",
+    )?;
+    let rows = stmt.query_map([row], |r| {
+        Ok((
+            r.get::<_, Vec<u8>>(0)?,
+            r.get::<_, i64>(1)? as u64,
+            r.get::<_, Vec<u8>>(2)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (author, seq, body) = r?;
+        let author: [u8; 16] = author
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::Decode {
+                what: "forwarding".into(),
+                detail: "author hash is not 16 bytes".into(),
+            })?;
+        out.push(open_record(
+            cipher,
+            &forwarding_aad(row, &author, seq),
+            &body,
+        )?);
+    }
+    Ok(out)
+}
+
+pub fn clear_forwarding(w: &Writer<'_>, row: i64) -> Result<(), StoreError> {
+    w.tx.execute("DELETE FROM forwarding WHERE group_id = ?1", [row])?;
     Ok(())
 }

@@ -31,6 +31,7 @@ pub const APPLICATION_ID: i32 = 0x4852_5448;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_sync.sql"),
+    include_str!("migrations/0003_forwarding.sql"),
 ];
 
 /// The newest schema this build understands.

@@ -71,12 +71,13 @@ pub struct EnvelopeRow {
 
 /// Which envelopes a catch-up wants: after `after`, under epochs from `min_epoch` on, leaving out
 /// those a snapshot replaces (`skip`: up to and including cursor `.0`, whose chapter list is
-/// exactly `[.1]`).
+/// exactly `[.1]`) and those written by `not_by`.
 #[derive(Debug, Clone, Copy)]
 pub struct EnvelopeScan {
     pub after: u64,
     pub min_epoch: u32,
     pub skip: Option<(u64, u32)>,
+    pub not_by: Option<DeviceId>,
 }
 
 /// Envelope bytes in a cursor range, split by whether a snapshot of `chapter` would replace them.
@@ -197,6 +198,12 @@ pub trait ReadTx {
         invite: &DeviceId,
     ) -> Result<Option<PendingJoin>, StoreError>;
     fn has_pending_join(&mut self, group: &GroupId, device: &DeviceId) -> Result<bool, StoreError>;
+    /// How many distinct devices other than `except` have a registration waiting in the group.
+    fn pending_devices_except(
+        &mut self,
+        group: &GroupId,
+        except: &DeviceId,
+    ) -> Result<u64, StoreError>;
     /// The group's pending registrations, oldest first.
     fn pending_joins(&mut self, group: &GroupId) -> Result<Vec<SignedJoin>, StoreError>;
 }

@@ -423,6 +423,7 @@ impl ReadTx for Tx<'_> {
             "SELECT cursor, size, envelope FROM envelopes \
              WHERE group_id = ?1 AND cursor > ?2 AND epoch >= ?3 \
                AND NOT (cursor <= ?4 AND sole_chapter = ?5) \
+               AND (?6 IS NULL OR author <> ?6) \
              ORDER BY cursor",
         )?;
         let mut rows = stmt.query(params![
@@ -430,7 +431,8 @@ impl ReadTx for Tx<'_> {
             int(scan.after),
             scan.min_epoch,
             int(until),
-            chapter
+            chapter,
+            scan.not_by.as_ref().map(|d| &d.0[..])
         ])?;
         while let Some(row) = rows.next()? {
             let envelope = EnvelopeRow {
@@ -563,6 +565,18 @@ impl ReadTx for Tx<'_> {
             "SELECT EXISTS (SELECT 1 FROM pending_joins WHERE group_id = ?1 AND device = ?2)",
         )?;
         Ok(stmt.query_row(params![&group.0[..], &device.0[..]], |r| r.get(0))?)
+    }
+
+    fn pending_devices_except(
+        &mut self,
+        group: &GroupId,
+        except: &DeviceId,
+    ) -> Result<u64, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT COUNT(DISTINCT device) FROM pending_joins WHERE group_id = ?1 AND device <> ?2",
+        )?;
+        let n: i64 = stmt.query_row(params![&group.0[..], &except.0[..]], |r| r.get(0))?;
+        Ok(uint(n))
     }
 
     fn pending_joins(&mut self, group: &GroupId) -> Result<Vec<SignedJoin>, StoreError> {
@@ -764,7 +778,8 @@ mod tests {
         };
         let scan = plan(
             "SELECT cursor, size, envelope FROM envelopes WHERE group_id = x'00' AND cursor > 5 \
-             AND epoch >= 1 AND NOT (cursor <= 0 AND sole_chapter = 0) ORDER BY cursor",
+             AND epoch >= 1 AND NOT (cursor <= 0 AND sole_chapter = 0) \
+             AND (x'01' IS NULL OR author <> x'01') ORDER BY cursor",
         );
         assert!(
             scan.contains("USING INDEX") && !scan.contains("TEMP B-TREE"),
