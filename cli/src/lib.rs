@@ -5,20 +5,25 @@
 //! the environment, calls one [`Companion`] operation and prints the result (text for people,
 //! `--json` for scripts). Anything it reports as done has been committed to the store.
 //!
-//! Exit codes: 0 success, 1 the operation failed (store, crypto, file system), 2 bad input or
-//! usage (the message says what to change).
+//! Commands that reach the relay ([`relay`]) store their own change first and sync after: a
+//! relay that cannot be reached never loses what was written, it only delays it.
+//!
+//! Exit codes: 0 success, 1 the operation failed (store, crypto, file system, relay
+//! unreachable), 2 bad input or usage (the message says what to change).
 
+mod relay;
 mod secret;
 
-use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use hearth_core::{
-    Capacity, Companion, Error, GroupInfo, InputError, MessageId, MessageText, ProfileInfo,
-    Reaction, Role, SortKey, StoreError, TimelineItem,
+    Capacity, Companion, Error, GroupId, GroupInfo, InputError, MembersView, MessageId,
+    MessageText, ProfileInfo, Reaction, Role, SortKey, StoreError, SyncReport, TimelineItem,
 };
+use relay::Relay;
 use serde_json::json;
 
 /// Most lines `send --stdin` takes at once; one transaction, so keep it bounded.
@@ -30,7 +35,8 @@ const MAX_STDIN_MESSAGES: usize = 10_000;
     version,
     about = "Hearth: small closed peer-support groups for pregnancy and early parenthood",
     after_help = "The store is opened with HEARTH_KEY (64 hex characters, a raw 32-byte key) or \
-                  HEARTH_PASSPHRASE (at least 8 characters). Set exactly one."
+                  HEARTH_PASSPHRASE (at least 8 characters). Set exactly one. HEARTH_RELAY=URL \
+                  syncs through another relay for one run, without storing it."
 )]
 struct Cli {
     /// Profile directory. Default: $HEARTH_HOME, else the per-user data directory.
@@ -50,6 +56,9 @@ enum Command {
         /// mother, volunteer or moderator.
         #[arg(long)]
         role: String,
+        /// The relay to sync through, like http://relay.example:8080 (`hearth relay` changes it).
+        #[arg(long, value_name = "URL")]
+        relay: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -106,6 +115,72 @@ enum Command {
         #[arg(long)]
         remove: bool,
     },
+    /// Show the relay this profile syncs through, or set it to URL.
+    Relay {
+        /// The relay's address, like http://relay.example:8080.
+        url: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a single-use invite code to a group (moderators only) and try to sync it out.
+    Invite {
+        group: String,
+        /// What she will be in the group: mother, volunteer or moderator.
+        #[arg(long, default_value = "mother")]
+        role: String,
+        /// How long the code works: minutes, hours or days, like 30m, 12h or 7d (at most 90d).
+        #[arg(long, value_name = "DURATION", default_value = "7d")]
+        valid_for: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Join a group with an invite code from one of its moderators.
+    Join {
+        /// The code as the moderator read it out.
+        code: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send what waits on this device and fetch what is new, for every group.
+    Sync {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a group's members and, for moderators, who waits to be admitted.
+    Members {
+        group: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a member from a group (moderators only) and try to sync it out.
+    Remove {
+        group: String,
+        /// Her pseudonym (unique in the group) or her member id (`hearth members`).
+        member: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Phone to phone: carry a group's news in a file when there is no connection.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+}
+
+#[derive(Subcommand)]
+enum BundleCommand {
+    /// Write the group's log and this device's unsent messages to a file.
+    Export {
+        group: String,
+        /// Where to write the bundle; '-' for standard output.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Take in a bundle from another member's device; its messages go on at the next sync.
+    Import {
+        /// The bundle; '-' for standard input.
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -142,6 +217,8 @@ impl From<Error> for Failure {
                 | Error::NotAllowed { .. }
                 | Error::NotYourMessage { .. }
                 | Error::MessageDeleted
+                | Error::NotAMember
+                | Error::JoinRefused { .. }
         );
         let mut message = e.to_string();
         if let Error::Store(StoreError::NotFound { .. }) = e {
@@ -197,24 +274,44 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let secret = secret::from_env()?;
     let mut out = std::io::stdout().lock();
     match cli.command {
-        Command::Init { name, role, json } => {
+        Command::Init {
+            name,
+            role,
+            relay,
+            json,
+        } => {
             let role: Role = hearth_core::identity::parse_role(&role)?;
-            let c = Companion::create(&home, secret, &name, role)?;
+            // Checked before the profile exists, so a bad address leaves nothing behind.
+            let relay = relay.map(|r| relay::check_url(&r, "--relay")).transpose()?;
+            let mut c = Companion::create(&home, secret, &name, role)?;
+            if let Some(url) = &relay {
+                c.set_relay(url)?;
+            }
             let p = c.profile();
+            let relay = c.relay();
             c.close()?;
             if json {
-                print_json(&mut out, &profile_json(&p))?;
+                print_json(&mut out, &profile_json(&p, relay.as_deref()))?;
             } else {
                 writeln!(out, "created {} ({}) in {}", p.name, p.role, home.display())?;
+                match relay {
+                    Some(url) => writeln!(out, "syncs through {url}")?,
+                    None => writeln!(out, "no relay yet: {}", relay::HOW_TO_SET)?,
+                }
             }
         }
         Command::Whoami { json } => {
             let c = Companion::open(&home, secret)?;
             let p = c.profile();
+            let relay = c.relay();
             if json {
-                print_json(&mut out, &profile_json(&p))?;
+                print_json(&mut out, &profile_json(&p, relay.as_deref()))?;
             } else {
                 writeln!(out, "{} ({}), device {}", p.name, p.role, p.device.short())?;
+                match relay {
+                    Some(url) => writeln!(out, "relay: {url}")?,
+                    None => writeln!(out, "relay: none; {}", relay::HOW_TO_SET)?,
+                }
             }
         }
         Command::Group(GroupCommand::Create {
@@ -350,8 +447,513 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let g = c.find_group(&group)?;
             c.react(&g.id, &MessageId::parse(&message)?, reaction, !remove)?;
         }
+        Command::Relay { url, json } => {
+            let mut c = Companion::open(&home, secret)?;
+            if let Some(url) = url {
+                c.set_relay(&url)?;
+            }
+            let current = Relay::configured(&c)?;
+            if json {
+                print_json(
+                    &mut out,
+                    &json!({
+                        "relay": current.as_ref().map(|r| &r.url),
+                        "stored": c.relay(),
+                        "from_env": current.as_ref().is_some_and(|r| r.from_env),
+                    }),
+                )?;
+            } else {
+                match &current {
+                    Some(r) if r.from_env => writeln!(
+                        out,
+                        "{} (from {}; the profile's own: {})",
+                        r.url,
+                        relay::RELAY_VAR,
+                        c.relay().as_deref().unwrap_or("none")
+                    )?,
+                    Some(r) => writeln!(out, "{}", r.url)?,
+                    None => writeln!(out, "no relay configured; {}", relay::HOW_TO_SET)?,
+                }
+            }
+        }
+        Command::Invite {
+            group,
+            role,
+            valid_for,
+            json,
+        } => {
+            let role = hearth_core::identity::parse_role(&role)
+                .map_err(|e| InputError::new("--role", e.reason))?;
+            let valid_for_ms = parse_valid_for(&valid_for)?;
+            let mut c = Companion::open(&home, secret)?;
+            let relay = Relay::configured(&c)?;
+            let g = c.find_group(&group)?;
+            let invite = c.invite(&g.id, role, valid_for_ms)?;
+            let synced = sync_on_the_side(
+                &mut c,
+                relay.as_ref(),
+                "the invite is saved on this device and goes out with the next `hearth sync`",
+            )?;
+            if json {
+                print_json(
+                    &mut out,
+                    &json!({
+                        "code": invite.code,
+                        "role": invite.role.as_str(),
+                        "expires_at": rfc3339(invite.expires_at),
+                        "group": g.id.to_hex(),
+                        "synced": synced,
+                    }),
+                )?;
+            } else {
+                writeln!(out, "{}", invite.code)?;
+                writeln!(
+                    out,
+                    "single-use invite to {:?} for a {}, valid until {}",
+                    g.name,
+                    invite.role,
+                    local_time(invite.expires_at)
+                )?;
+            }
+        }
+        Command::Join { code, json } => {
+            let mut c = Companion::open(&home, secret)?;
+            let relay = Relay::required(&c, "join a group")?;
+            let mut t = relay.transport();
+            let g = c.join(&code, &mut t).map_err(|e| {
+                relay.failure(
+                    e,
+                    &t,
+                    "nothing was stored on this device; run `hearth join` again when the relay \
+                     can be reached",
+                )
+            })?;
+            let synced = sync_on_the_side(
+                &mut c,
+                Some(&relay),
+                "you are registered; run `hearth sync` later to see whether you were admitted",
+            )?;
+            let g = group_by_id(&c, &g.id)?;
+            let view = c.members(&g.id)?;
+            if json {
+                print_json(
+                    &mut out,
+                    &json!({
+                        "group": group_json(&g),
+                        "standing": view.standing,
+                        "synced": synced,
+                    }),
+                )?;
+            } else if view.standing == "member" {
+                writeln!(out, "you are in {:?} ({})", g.name, g.id)?;
+            } else {
+                writeln!(
+                    out,
+                    "registered for {:?} ({}); you wait for a moderator to admit you. Her \
+                     device does that when it next syncs; then `hearth sync` brings you in.",
+                    g.name, g.id
+                )?;
+            }
+        }
+        Command::Sync { json } => {
+            let mut c = Companion::open(&home, secret)?;
+            let relay = Relay::required(&c, "sync")?;
+            let before = standings(&c)?;
+            let mut t = relay.transport();
+            let report = c.sync(&mut t, &relay::options()).map_err(|e| {
+                relay.failure(
+                    e,
+                    &t,
+                    "nothing was lost: what you wrote stays on this device as pending and goes \
+                     out with the next `hearth sync`",
+                )
+            })?;
+            let changes = standing_changes(&before, &standings(&c)?);
+            if json {
+                let mut value = serde_json::to_value(&report).map_err(|e| Failure {
+                    message: e.to_string(),
+                    usage: false,
+                })?;
+                value["relay"] = json!(relay.url);
+                print_json(&mut out, &value)?;
+            } else {
+                write_sync_summary(&mut out, &relay, &report, &changes)?;
+            }
+        }
+        Command::Members { group, json } => {
+            let c = Companion::open(&home, secret)?;
+            let g = c.find_group(&group)?;
+            let view = c.members(&g.id)?;
+            if json {
+                print_json(&mut out, &members_json(&g, &view))?;
+            } else {
+                write_members(&mut out, &g, &view)?;
+            }
+        }
+        Command::Remove {
+            group,
+            member,
+            json,
+        } => {
+            let mut c = Companion::open(&home, secret)?;
+            let relay = Relay::configured(&c)?;
+            let g = c.find_group(&group)?;
+            let m = c.remove(&g.id, &member)?;
+            let synced = sync_on_the_side(
+                &mut c,
+                relay.as_ref(),
+                "the removal is saved on this device and goes out with the next `hearth sync`",
+            )?;
+            // Done only once the relay's log has it and this device has applied it.
+            let removed = !c
+                .members(&g.id)?
+                .members
+                .iter()
+                .any(|x| x.device == m.device);
+            if json {
+                print_json(
+                    &mut out,
+                    &json!({
+                        "id": m.device.to_hex(),
+                        "name": m.name,
+                        "role": m.role.as_str(),
+                        "removed": removed,
+                        "synced": synced,
+                    }),
+                )?;
+            } else if removed {
+                writeln!(
+                    out,
+                    "removed {} ({}) from {:?}",
+                    display_name(&m.name),
+                    m.role,
+                    g.name
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "{} ({}) will be removed from {:?} when the relay accepts it, at the next sync",
+                    display_name(&m.name),
+                    m.role,
+                    g.name
+                )?;
+            }
+        }
+        Command::Bundle(BundleCommand::Export { group, out: file }) => {
+            let to_stdout = file.as_os_str() == "-";
+            if to_stdout && std::io::stdout().is_terminal() {
+                return Err(Failure {
+                    message: "a bundle is binary: pass --out FILE, or redirect standard output"
+                        .into(),
+                    usage: true,
+                });
+            }
+            let mut c = Companion::open(&home, secret)?;
+            let g = c.find_group(&group)?;
+            let bytes = c.export_bundle(&g.id)?;
+            if to_stdout {
+                out.write_all(&bytes)?;
+            } else {
+                write_file_whole(&file, &bytes)?;
+                writeln!(
+                    out,
+                    "wrote {} bytes for {:?} to {}; import it on another member's device with \
+                     `hearth bundle import FILE`",
+                    bytes.len(),
+                    g.name,
+                    file.display()
+                )?;
+            }
+        }
+        Command::Bundle(BundleCommand::Import { file, json }) => {
+            let bytes = if file.as_os_str() == "-" {
+                let mut b = Vec::new();
+                std::io::stdin().lock().read_to_end(&mut b)?;
+                b
+            } else {
+                std::fs::read(&file).map_err(|e| Failure {
+                    message: format!("bundle {}: cannot read it: {e}", file.display()),
+                    usage: e.kind() == std::io::ErrorKind::NotFound,
+                })?
+            };
+            let mut c = Companion::open(&home, secret)?;
+            let report = c.import_bundle(&bytes).map_err(|e| match e {
+                Error::UnknownGroup { given } => Failure {
+                    message: format!(
+                        "the bundle is for group {given}, which this device is not in; join it \
+                         first with an invite code"
+                    ),
+                    usage: true,
+                },
+                other => other.into(),
+            })?;
+            if json {
+                print_json(&mut out, &report)?;
+            } else {
+                writeln!(
+                    out,
+                    "imported {} envelope(s), {} message(s) new or changed; what came in goes on \
+                     to the relay with your next sync",
+                    report.envelopes_accepted, report.messages_updated
+                )?;
+                for n in &report.notes {
+                    writeln!(out, "note: {n}")?;
+                }
+            }
+        }
     }
     out.flush()?;
+    Ok(())
+}
+
+/// After a change that is already stored (an invite, a removal, a registration), one sync so
+/// it reaches the relay at once. Failing is not an error: standard error says what happened
+/// and `kept` (what waits for the next sync). Returns whether the sync went through.
+fn sync_on_the_side(c: &mut Companion, relay: Option<&Relay>, kept: &str) -> Result<bool, Failure> {
+    let Some(relay) = relay else {
+        eprintln!(
+            "hearth: no relay configured; {kept}, once you {}",
+            relay::HOW_TO_SET
+        );
+        return Ok(false);
+    };
+    let mut t = relay.transport();
+    match c.sync(&mut t, &relay::quick_options()) {
+        Ok(report) => {
+            for n in &report.notes {
+                eprintln!("hearth: note: {n}");
+            }
+            Ok(true)
+        }
+        Err(e) => {
+            eprintln!("hearth: {}", relay.failure(e, &t, kept).message);
+            Ok(false)
+        }
+    }
+}
+
+/// Each group's standing on this device ("member", "waiting", "removed"), to tell after a sync
+/// what changed for her.
+fn standings(c: &Companion) -> Result<Vec<(GroupInfo, &'static str)>, Failure> {
+    let mut out = Vec::new();
+    for g in c.groups()? {
+        let standing = c.members(&g.id)?.standing;
+        out.push((g, standing));
+    }
+    Ok(out)
+}
+
+fn standing_changes(
+    before: &[(GroupInfo, &'static str)],
+    after: &[(GroupInfo, &'static str)],
+) -> Vec<String> {
+    after
+        .iter()
+        .filter_map(|(g, now)| {
+            let was = before.iter().find(|(b, _)| b.id == g.id).map(|(_, s)| *s);
+            match (was, *now) {
+                (Some("waiting"), "member") => Some(format!("you were admitted to {:?}", g.name)),
+                (Some(w), "removed") if w != "removed" => {
+                    Some(format!("a moderator removed you from {:?}", g.name))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn write_sync_summary(
+    out: &mut impl Write,
+    relay: &Relay,
+    r: &SyncReport,
+    changes: &[String],
+) -> Result<(), Failure> {
+    writeln!(
+        out,
+        "synced with {}: {} round trip(s), {} sent, {} received",
+        relay.url,
+        r.round_trips,
+        size(r.bytes_sent),
+        size(r.bytes_received)
+    )?;
+    if r.messages_updated > 0 {
+        writeln!(out, "{} message(s) new or changed", r.messages_updated)?;
+    }
+    for c in changes {
+        writeln!(out, "{c}")?;
+    }
+    if r.pending > 0 {
+        writeln!(
+            out,
+            "{} change(s) of yours still wait for the relay; they go out with the next sync",
+            r.pending
+        )?;
+    } else {
+        writeln!(out, "everything you wrote has reached the relay")?;
+    }
+    if !r.complete {
+        writeln!(out, "more to fetch: run `hearth sync` again")?;
+    }
+    for n in &r.notes {
+        writeln!(out, "note: {n}")?;
+    }
+    Ok(())
+}
+
+fn size(bytes: u64) -> String {
+    if bytes < 10 * 1024 {
+        format!("{bytes} B")
+    } else {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    }
+}
+
+fn display_name(name: &str) -> &str {
+    if name.is_empty() {
+        "(name not known yet)"
+    } else {
+        name
+    }
+}
+
+fn members_json(g: &GroupInfo, v: &MembersView) -> serde_json::Value {
+    json!({
+        "group": g.id.to_hex(),
+        "name": g.name,
+        "standing": v.standing,
+        "capacity": v.capacity,
+        "members": v.members.iter().map(|m| json!({
+            "id": m.device.to_hex(),
+            "name": m.name,
+            "role": m.role.as_str(),
+            "since_epoch": m.since_epoch,
+            "you": m.is_me,
+        })).collect::<Vec<_>>(),
+        "waiting": v.waiting.iter().map(|w| json!({
+            "id": w.device.to_hex(),
+            "name": w.name,
+            "role": w.role.as_str(),
+        })).collect::<Vec<_>>(),
+        "notes": v.notes,
+    })
+}
+
+fn write_members(out: &mut impl Write, g: &GroupInfo, v: &MembersView) -> Result<(), Failure> {
+    writeln!(
+        out,
+        "{}: {} of {} members",
+        g.name,
+        v.members.len(),
+        v.capacity
+    )?;
+    match v.standing {
+        "waiting" => writeln!(
+            out,
+            "you wait to be admitted: a moderator's device admits you when it next syncs"
+        )?,
+        "removed" => writeln!(out, "you were removed from this group")?,
+        _ => {}
+    }
+    let width = v
+        .members
+        .iter()
+        .map(|m| display_name(&m.name).chars().count())
+        .chain(v.waiting.iter().map(|w| {
+            w.name
+                .as_deref()
+                .map_or(0, |n| display_name(n).chars().count())
+        }))
+        .max()
+        .unwrap_or(0);
+    for m in &v.members {
+        let role = if m.is_me {
+            format!("{}, you", m.role)
+        } else {
+            m.role.to_string()
+        };
+        writeln!(
+            out,
+            "  {:width$}  {:16}  {}",
+            display_name(&m.name),
+            role,
+            m.device.to_hex()
+        )?;
+    }
+    if !v.waiting.is_empty() {
+        writeln!(out, "waiting to be admitted (your next sync admits them):")?;
+        for w in &v.waiting {
+            writeln!(
+                out,
+                "  {:width$}  {:16}  {}",
+                display_name(w.name.as_deref().unwrap_or("")),
+                w.role.as_str(),
+                w.device.to_hex()
+            )?;
+        }
+    }
+    for n in &v.notes {
+        writeln!(out, "note: {n}")?;
+    }
+    Ok(())
+}
+
+fn group_by_id(c: &Companion, id: &GroupId) -> Result<GroupInfo, Failure> {
+    Ok(c.find_group(&id.to_hex())?)
+}
+
+/// `--valid-for`: a whole number of minutes, hours or days, at most 90 days.
+fn parse_valid_for(s: &str) -> Result<i64, InputError> {
+    const MAX_DAYS: i64 = 90;
+    let bad = || {
+        InputError::new(
+            "--valid-for",
+            format!(
+                "{s:?} is not a duration; use a whole number with m (minutes), h (hours) or d \
+                 (days), like 30m, 12h or 7d"
+            ),
+        )
+    };
+    let s = s.trim();
+    let unit_ms: i64 = match s.chars().last() {
+        Some('m') => 60_000,
+        Some('h') => 3_600_000,
+        Some('d') => 86_400_000,
+        _ => return Err(bad()),
+    };
+    let n: i64 = s[..s.len() - 1].parse().map_err(|_| bad())?;
+    let ms = n.checked_mul(unit_ms).ok_or_else(bad)?;
+    if ms <= 0 || ms > MAX_DAYS * 86_400_000 {
+        return Err(InputError::new(
+            "--valid-for",
+            format!("an invite can be valid from 1 minute up to {MAX_DAYS} days; got {s}"),
+        ));
+    }
+    Ok(ms)
+}
+
+/// Writes `bytes` to `path` whole or not at all: a temporary file beside it, then a rename.
+fn write_file_whole(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let fail = |e: std::io::Error| Failure {
+        message: format!("{}: cannot write the bundle: {e}", path.display()),
+        usage: false,
+    };
+    let name = path.file_name().ok_or_else(|| Failure {
+        message: format!("--out {}: not a file name", path.display()),
+        usage: true,
+    })?;
+    let mut tmp_name = name.to_os_string();
+    tmp_name.push(".partial");
+    let tmp = path.with_file_name(tmp_name);
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(e));
+    }
     Ok(())
 }
 
@@ -391,8 +993,8 @@ fn parse_cursor(s: &str) -> Result<SortKey, InputError> {
         .ok_or_else(|| InputError::new("--before", "not a cursor printed by `hearth read`"))
 }
 
-fn profile_json(p: &ProfileInfo) -> serde_json::Value {
-    json!({"name": p.name, "role": p.role.as_str(), "device": p.device.to_hex()})
+fn profile_json(p: &ProfileInfo, relay: Option<&str>) -> serde_json::Value {
+    json!({"name": p.name, "role": p.role.as_str(), "device": p.device.to_hex(), "relay": relay})
 }
 
 fn group_json(g: &GroupInfo) -> serde_json::Value {
@@ -431,14 +1033,19 @@ fn item_json(i: &TimelineItem) -> serde_json::Value {
     })
 }
 
-fn item_line(i: &TimelineItem) -> String {
-    let when = chrono::DateTime::from_timestamp_millis(i.sent_at)
+/// The device clock's time in the local zone, for people.
+fn local_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| {
             t.with_timezone(&chrono::Local)
                 .format("%Y-%m-%d %H:%M")
                 .to_string()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn item_line(i: &TimelineItem) -> String {
+    let when = local_time(i.sent_at);
     let text = if i.deleted {
         "(message deleted)".to_string()
     } else {

@@ -69,6 +69,14 @@ impl Device {
         self.companion.sync(&mut t, &quick_options())
     }
 
+    /// One sync over any transport (a faulty one, a proxy), with quick retries.
+    pub fn sync_over(
+        &mut self,
+        t: &mut dyn hearth_core::Transport,
+    ) -> hearth_core::Result<SyncReport> {
+        self.companion.sync(t, &quick_options())
+    }
+
     pub fn create_group(&mut self, name: &str) -> GroupId {
         self.companion
             .create_group(name, Capacity::new(None, None).unwrap())
@@ -134,4 +142,56 @@ impl Device {
 
 pub fn secret() -> StoreSecret {
     StoreSecret::RawKey(SecretKey::from_bytes([7; 32]))
+}
+
+impl Device {
+    /// What a removed member still has on her phone: every epoch key her store holds, read
+    /// from the store itself with her secret (as she could).
+    pub fn into_epoch_keys(self, group: &GroupId) -> std::collections::BTreeMap<u32, [u8; 32]> {
+        let path = self.companion.store_path();
+        self.companion.close().expect("close profile");
+        let store = hearth_core::store::Store::open(&path, &secret()).expect("open her store");
+        let row = hearth_core::group::storage::find(store.conn(), store.cipher(), group)
+            .unwrap()
+            .expect("her store holds the group");
+        let summary = hearth_core::group::storage::load(store.conn(), store.cipher(), row).unwrap();
+        summary.keys.iter().map(|(n, k)| (*n, k.0)).collect()
+    }
+}
+
+/// Every envelope a relay's SQLite file holds: (epoch, chapters, CBOR envelope).
+pub fn relay_envelopes(db: &std::path::Path) -> Vec<(u32, hearth_protocol::envelope::Envelope)> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open relay db");
+    let mut stmt = conn
+        .prepare("SELECT epoch, envelope FROM envelopes ORDER BY cursor")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, Vec<u8>>(1)?)))
+        .unwrap()
+        .map(|r| {
+            let (e, bytes) = r.unwrap();
+            (
+                e,
+                hearth_protocol::wire::decode("envelope", &bytes).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A phone-to-phone bundle holding `envelopes` and no log, as a peer could hand over.
+pub fn bundle_of(group: &GroupId, envelopes: Vec<hearth_protocol::envelope::Envelope>) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Bundle {
+        v: u8,
+        g: GroupId,
+        l: Vec<hearth_protocol::ids::Signed>,
+        e: Vec<hearth_protocol::envelope::Envelope>,
+    }
+    hearth_protocol::wire::encode(&Bundle {
+        v: 1,
+        g: *group,
+        l: Vec::new(),
+        e: envelopes,
+    })
 }

@@ -199,6 +199,45 @@ impl ChapterDoc {
         signer: &DeviceId,
         moderator: bool,
     ) -> std::result::Result<Touched, Refused> {
+        self.check_change_in(change, signer, moderator, true)
+    }
+
+    /// [`Self::check_change`] for a change already inside this document (a snapshot being
+    /// verified), where its own message ids are of course taken; the snapshot is checked for
+    /// competing creations with [`Self::has_competing_messages`] instead.
+    pub fn check_held_change(
+        &self,
+        change: &Change,
+        signer: &DeviceId,
+        moderator: bool,
+    ) -> std::result::Result<Touched, Refused> {
+        self.check_change_in(change, signer, moderator, false)
+    }
+
+    /// Whether two creations compete for one message id (only a forger makes that happen).
+    pub fn has_competing_messages(&self) -> Result<bool> {
+        let messages = self.map(&ROOT, "messages")?;
+        for key in self.doc.keys(&messages) {
+            if self
+                .doc
+                .get_all(&messages, key.as_str())
+                .map_err(doc_err)?
+                .len()
+                > 1
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn check_change_in(
+        &self,
+        change: &Change,
+        signer: &DeviceId,
+        moderator: bool,
+        new_ids: bool,
+    ) -> std::result::Result<Touched, Refused> {
         if change.actor_id().to_bytes() != signer.0 {
             return Err(Refused(format!(
                 "its author is {}, not the device that signed it ({})",
@@ -252,7 +291,7 @@ impl ChapterDoc {
                     parse_hex::<16>(key).is_some()
                         && matches!(op.action, OpType::Make(ObjType::Map))
                         && op.pred.is_empty()
-                        && self.message_id_free(key)
+                        && (!new_ids || self.message_id_free(key))
                 }
                 "marks" => {
                     let parsed = key

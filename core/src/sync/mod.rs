@@ -1310,7 +1310,7 @@ fn apply_incoming(
             // Changes that waited for these may have applied too: look at all that did.
             for c in doc.changes_since(&heads) {
                 if let Some(author) = DeviceId::from_slice(c.actor_id().to_bytes()) {
-                    if let Ok(t) = doc.check_change(&c, &author, true) {
+                    if let Ok(t) = doc.check_held_change(&c, &author, true) {
                         touched.merge(t);
                     }
                 }
@@ -1586,9 +1586,12 @@ fn load_snapshot(
             ));
         }
         let t = loaded
-            .check_change(c, &author, m.is_moderator(&author))
+            .check_held_change(c, &author, m.is_moderator(&author))
             .map_err(|e| format!("{e}"))?;
         new_touched.merge(t);
+    }
+    if loaded.has_competing_messages().map_err(|e| e.to_string())? {
+        return Err("two members' messages compete for one message id".into());
     }
     touched.merge(new_touched);
     let chapter = h.chapter;

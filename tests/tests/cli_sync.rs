@@ -1,0 +1,495 @@
+//! The `hearth` command line syncing through a real relay on loopback, as two people would use
+//! it: a moderator invites, a mother joins, both write, both read; removal, phone-to-phone
+//! bundles, and the errors a person meets when there is no relay or it is down.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+
+use common::Home;
+use serde_json::Value;
+
+const GROUP: &str = "Due in March";
+
+fn relay() -> (tempfile::TempDir, hearth_relay::RelayHandle) {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = hearth_relay::spawn_for_tests(&dir.path().join("relay.db"));
+    (dir, handle)
+}
+
+/// `hearth ARGS…` in `home`, with `HEARTH_RELAY` only if `envs` sets it, feeding `stdin`.
+fn run(home: &Home, args: &[&str], envs: &[(&str, &str)], stdin: &[u8]) -> Output {
+    let mut cmd = home.command(args);
+    cmd.env_remove("HEARTH_RELAY");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start hearth");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs and expects success; returns (stdout, stderr).
+fn ok_env(home: &Home, args: &[&str], envs: &[(&str, &str)]) -> (String, String) {
+    let out = run(home, args, envs, b"");
+    assert!(
+        out.status.success(),
+        "hearth {args:?} failed ({}): {}",
+        out.status,
+        stderr(&out)
+    );
+    let err = stderr(&out);
+    (String::from_utf8(out.stdout).unwrap(), err)
+}
+
+fn ok(home: &Home, args: &[&str]) -> String {
+    ok_env(home, args, &[]).0
+}
+
+fn json(home: &Home, args: &[&str]) -> Value {
+    let out = ok(home, args);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("hearth {args:?}: {e}: {out}"))
+}
+
+/// Runs expecting exit `code` and nothing on standard output; returns standard error.
+fn fails_env(home: &Home, args: &[&str], envs: &[(&str, &str)], code: i32) -> String {
+    let out = run(home, args, envs, b"");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(code), "hearth {args:?}: {err}");
+    assert!(
+        out.stdout.is_empty(),
+        "hearth {args:?} failed but printed a result: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(err.starts_with("hearth: "), "{err}");
+    err
+}
+
+fn fails(home: &Home, args: &[&str], code: i32) -> String {
+    fails_env(home, args, &[], code)
+}
+
+fn read(home: &Home, group: &str) -> Vec<Value> {
+    match json(home, &["read", group, "--json", "--limit", "1000"]) {
+        Value::Array(items) => items,
+        other => panic!("read --json printed {other}"),
+    }
+}
+
+/// The state `read --json` shows for the message with this text.
+fn state_of(home: &Home, text: &str) -> String {
+    read(home, GROUP)
+        .iter()
+        .find(|m| m["text"] == text)
+        .unwrap_or_else(|| panic!("no message {text:?}"))["state"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn init(name: &str, role: &str, url: &str) -> Home {
+    let home = Home::with_key();
+    let p = json(
+        &home,
+        &[
+            "init", "--name", name, "--role", role, "--relay", url, "--json",
+        ],
+    );
+    assert_eq!(p["relay"], url);
+    home
+}
+
+fn invite_code(home: &Home) -> String {
+    let invite = json(home, &["invite", GROUP, "--json"]);
+    invite["code"].as_str().unwrap().to_string()
+}
+
+/// A moderator with a group and a mother admitted to it, each having synced since, so both
+/// know the other's pseudonym.
+fn moderator_and_mother(url: &str) -> (Home, Home) {
+    let ada = init("Midwife Ada", "moderator", url);
+    ok(&ada, &["group", "create", "--name", GROUP]);
+    let code = invite_code(&ada);
+    let bea = init("Bea", "mother", url);
+    ok(&bea, &["join", &code]);
+    for home in [&ada, &bea, &ada] {
+        ok(home, &["sync"]);
+    }
+    (ada, bea)
+}
+
+#[test]
+fn invite_join_and_chat_both_ways_through_the_relay() {
+    let (_dir, relay) = relay();
+    let url = relay.url();
+    let ada = init("Midwife Ada", "moderator", &url);
+    ok(&ada, &["group", "create", "--name", GROUP]);
+
+    let before = chrono_now_ms();
+    let invite = json(
+        &ada,
+        &[
+            "invite",
+            GROUP,
+            "--role",
+            "mother",
+            "--valid-for",
+            "2d",
+            "--json",
+        ],
+    );
+    assert_eq!(invite["role"], "mother");
+    assert_eq!(invite["synced"], true, "the invite went out at once");
+    let expires = rfc3339_ms(invite["expires_at"].as_str().unwrap());
+    let two_days = 2 * 24 * 3600 * 1000;
+    assert!(
+        (before + two_days - 60_000..=chrono_now_ms() + two_days).contains(&expires),
+        "{invite}"
+    );
+    let code = invite["code"].as_str().unwrap();
+
+    let bea = init("Bea", "mother", &url);
+    let joined = json(&bea, &["join", code, "--json"]);
+    assert_eq!(joined["group"]["name"], GROUP);
+    assert_eq!(
+        joined["standing"], "waiting",
+        "no moderator has synced since"
+    );
+    assert_eq!(
+        json(&bea, &["members", GROUP, "--json"])["standing"],
+        "waiting"
+    );
+    let err = fails(&bea, &["send", GROUP, "hello?"], 2);
+    assert!(err.contains("not a member of this group"), "{err}");
+
+    // The moderator's sync admits her; the report says what travelled.
+    let report = json(&ada, &["sync", "--json"]);
+    for field in [
+        "bytes_sent",
+        "bytes_received",
+        "round_trips",
+        "failed_attempts",
+        "envelopes_sent",
+        "envelopes_received",
+        "messages_updated",
+        "pending",
+        "complete",
+        "notes",
+    ] {
+        assert!(
+            report.get(field).is_some(),
+            "sync --json lacks {field}: {report}"
+        );
+    }
+    assert!(report["bytes_sent"].as_u64().unwrap() > 0, "{report}");
+    assert!(report["bytes_received"].as_u64().unwrap() > 0, "{report}");
+    assert!(report["round_trips"].as_u64().unwrap() >= 1, "{report}");
+    assert_eq!(report["failed_attempts"], 0, "{report}");
+    assert_eq!(report["complete"], true, "{report}");
+    assert_eq!(report["pending"], 0, "{report}");
+    assert_eq!(report["relay"], url.as_str());
+
+    let out = ok(&bea, &["sync"]);
+    assert!(
+        out.contains(&format!("you were admitted to {GROUP:?}")),
+        "{out}"
+    );
+    assert_eq!(
+        json(&bea, &["members", GROUP, "--json"])["standing"],
+        "member"
+    );
+
+    ok(&ada, &["send", GROUP, "Welcome, Bea"]);
+    ok(&bea, &["send", GROUP, "Thank you! Due on the 14th"]);
+    assert_eq!(state_of(&ada, "Welcome, Bea"), "pending");
+    assert_eq!(state_of(&bea, "Thank you! Due on the 14th"), "pending");
+    for home in [&bea, &ada, &bea] {
+        let r = json(home, &["sync", "--json"]);
+        assert_eq!(r["pending"], 0, "{r}");
+    }
+    assert_eq!(state_of(&ada, "Welcome, Bea"), "sent");
+    assert_eq!(state_of(&bea, "Thank you! Due on the 14th"), "sent");
+
+    for home in [&ada, &bea] {
+        let seen: Vec<(String, String)> = read(home, GROUP)
+            .iter()
+            .map(|m| {
+                (
+                    m["author"].as_str().unwrap().to_string(),
+                    m["text"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        for want in [
+            ("Midwife Ada", "Welcome, Bea"),
+            ("Bea", "Thank you! Due on the 14th"),
+        ] {
+            assert!(
+                seen.iter().any(|(a, t)| (a.as_str(), t.as_str()) == want),
+                "{want:?} missing from {seen:?}"
+            );
+        }
+    }
+
+    let members = json(&ada, &["members", GROUP, "--json"]);
+    assert_eq!(members["standing"], "member");
+    assert_eq!(members["waiting"], serde_json::json!([]));
+    let list: Vec<(&str, &str, bool)> = members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            assert_eq!(m["id"].as_str().unwrap().len(), 64, "{m}");
+            (
+                m["name"].as_str().unwrap(),
+                m["role"].as_str().unwrap(),
+                m["you"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        list,
+        [("Midwife Ada", "moderator", true), ("Bea", "mother", false)]
+    );
+    let bea_view = json(&bea, &["members", GROUP, "--json"]);
+    assert_eq!(bea_view["members"][1]["you"], true, "{bea_view}");
+}
+
+#[test]
+fn a_moderator_removes_a_member_by_pseudonym() {
+    let (_dir, relay) = relay();
+    let (ada, bea) = moderator_and_mother(&relay.url());
+    let err = fails(&ada, &["remove", GROUP, "Cleo"], 2);
+    assert!(
+        err.contains("no member of this group is called \"Cleo\""),
+        "{err}"
+    );
+    let err = fails(&bea, &["remove", GROUP, "Midwife Ada"], 2);
+    assert!(err.contains("moderators"), "{err}");
+
+    let removed = json(&ada, &["remove", GROUP, "bea", "--json"]);
+    assert_eq!(removed["name"], "Bea");
+    assert_eq!(removed["removed"], true, "{removed}");
+    let members = json(&ada, &["members", GROUP, "--json"]);
+    assert_eq!(members["members"].as_array().unwrap().len(), 1, "{members}");
+
+    // Whatever her device still lets her write no longer reaches the group, and her sync
+    // tells her. (The relay refuses her the group outright rather than handing her device the
+    // log with her removal in it, so her device cannot yet show "removed": see the report.)
+    let _ = run(&bea, &["send", GROUP, "still here?"], &[], b"");
+    let out = ok(&bea, &["sync"]);
+    assert!(
+        out.contains("a moderator removed you") || out.contains("not a member of this group"),
+        "{out}"
+    );
+    ok(&ada, &["sync"]);
+    assert!(!read(&ada, GROUP).iter().any(|m| m["text"] == "still here?"));
+}
+
+#[test]
+fn bundles_carry_messages_from_phone_to_phone() {
+    let (_dir, relay) = relay();
+    let (ada, bea) = moderator_and_mother(&relay.url());
+    ok(
+        &bea,
+        &["send", GROUP, "No signal here, sending through Ada"],
+    );
+    let file = bea.path().join("to-ada.bundle");
+    let out = ok(
+        &bea,
+        &["bundle", "export", GROUP, "--out", file.to_str().unwrap()],
+    );
+    assert!(out.contains("wrote"), "{out}");
+
+    let report = json(
+        &ada,
+        &["bundle", "import", file.to_str().unwrap(), "--json"],
+    );
+    assert!(
+        report["envelopes_accepted"].as_u64().unwrap() >= 1,
+        "{report}"
+    );
+    assert!(
+        report["messages_updated"].as_u64().unwrap() >= 1,
+        "{report}"
+    );
+    assert!(read(&ada, GROUP)
+        .iter()
+        .any(|m| m["text"] == "No signal here, sending through Ada" && m["author"] == "Bea"));
+
+    // The same bundle again, through standard output and input: nothing new, nothing broken.
+    let exported = run(&bea, &["bundle", "export", GROUP, "--out", "-"], &[], b"");
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    assert!(!exported.stdout.is_empty());
+    let again = run(
+        &ada,
+        &["bundle", "import", "-", "--json"],
+        &[],
+        &exported.stdout,
+    );
+    assert!(again.status.success(), "{}", stderr(&again));
+    let again: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again["messages_updated"], 0, "{again}");
+
+    let garbage = ada.path().join("garbage.bundle");
+    std::fs::write(&garbage, b"not a bundle").unwrap();
+    let err = fails(&ada, &["bundle", "import", garbage.to_str().unwrap()], 2);
+    assert!(err.contains("bundle"), "{err}");
+    let err = fails(&ada, &["bundle", "import", "/nonexistent/x.bundle"], 2);
+    assert!(err.contains("cannot read"), "{err}");
+
+    // Ada's device passes it on; Bea's own upload is then acknowledged as a duplicate.
+    ok(&ada, &["sync"]);
+    ok(&bea, &["sync"]);
+    assert_eq!(
+        state_of(&bea, "No signal here, sending through Ada"),
+        "sent"
+    );
+}
+
+#[test]
+fn without_a_relay_or_with_it_down_errors_say_what_to_do_and_nothing_is_lost() {
+    // No relay configured.
+    let solo = Home::with_key();
+    ok(&solo, &["init", "--name", "Cleo", "--role", "moderator"]);
+    ok(&solo, &["group", "create", "--name", GROUP]);
+    for args in [vec!["sync"], vec!["join", "anything"]] {
+        let err = fails(&solo, &args, 2);
+        assert!(
+            err.contains("no relay configured") && err.contains("hearth relay URL"),
+            "{args:?}: {err}"
+        );
+    }
+    // An invite without a relay is still made, and says when it will go out.
+    let (out, err) = ok_env(&solo, &["invite", GROUP], &[]);
+    assert!(!out.lines().next().unwrap_or("").is_empty(), "{out}");
+    assert!(err.contains("no relay configured"), "{err}");
+    assert!(ok(&solo, &["relay"]).contains("no relay configured"));
+
+    // A bad relay address is refused before anything is written.
+    let fresh = Home::with_key();
+    let err = fails(
+        &fresh,
+        &[
+            "init",
+            "--name",
+            "Dee",
+            "--role",
+            "mother",
+            "--relay",
+            "relay.example:7878",
+        ],
+        2,
+    );
+    assert!(err.contains("--relay") && err.contains("http://"), "{err}");
+    assert!(
+        common::files(fresh.path()).is_empty(),
+        "refused init wrote files"
+    );
+    let err = fails(&solo, &["relay", "ftp://relay.example"], 2);
+    assert!(err.contains("http://"), "{err}");
+    let err = fails_env(&solo, &["sync"], &[("HEARTH_RELAY", "not a url")], 2);
+    assert!(err.contains("HEARTH_RELAY"), "{err}");
+
+    // The relay goes down: sync fails clearly, the message stays pending, an invite is kept.
+    let (_dead_dir, dead) = relay();
+    let dead_url = dead.url();
+    dead.shutdown().unwrap();
+    let ada = init("Midwife Ada", "moderator", &dead_url);
+    ok(&ada, &["group", "create", "--name", GROUP]);
+    ok(&ada, &["send", GROUP, "Anyone awake?"]);
+    let err = fails(&ada, &["sync"], 1);
+    assert!(
+        err.contains(&dead_url) && err.contains("could not be reached"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was lost"), "{err}");
+    assert_eq!(state_of(&ada, "Anyone awake?"), "pending");
+    let (out, err) = ok_env(&ada, &["invite", GROUP, "--json"], &[]);
+    let invite: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(invite["synced"], false);
+    assert!(
+        err.contains("could not be reached") && err.contains("next `hearth sync`"),
+        "{err}"
+    );
+    let code = invite["code"].as_str().unwrap();
+
+    // Another relay: HEARTH_RELAY for one run, then stored with `hearth relay URL`.
+    let (_dir, live) = relay();
+    let url = live.url();
+    let (out, _) = ok_env(&ada, &["sync", "--json"], &[("HEARTH_RELAY", &url)]);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["relay"], url.as_str());
+    assert_eq!(state_of(&ada, "Anyone awake?"), "sent");
+    assert_eq!(
+        json(&ada, &["relay", "--json"])["relay"],
+        dead_url.as_str(),
+        "HEARTH_RELAY is not stored"
+    );
+    ok(&ada, &["relay", &url]);
+    assert_eq!(ok(&ada, &["relay"]).trim(), url);
+
+    // Joining: a code that is not one, then the invite made while the relay was down (it
+    // went out with that sync), then the same code a second time.
+    let bea = init("Bea", "mother", &url);
+    let err = fails(&bea, &["join", "not-a-code"], 2);
+    assert!(err.contains("invite code"), "{err}");
+    ok(&bea, &["join", code]);
+    let cleo = init("Cleo", "mother", &url);
+    let err = fails(&cleo, &["join", code], 2);
+    assert!(
+        err.contains("refused to let you join") && err.contains("new invite code"),
+        "{err}"
+    );
+    assert_eq!(ok(&cleo, &["groups", "--json"]).trim(), "[]");
+
+    // A member that is not there, and invite durations that make no sense.
+    let err = fails(&ada, &["remove", GROUP, "Nobody"], 2);
+    assert!(err.contains("Nobody"), "{err}");
+    for (valid_for, expected) in [
+        ("7x", "like 30m, 12h or 7d"),
+        ("91d", "90 days"),
+        ("0h", "90 days"),
+    ] {
+        let err = fails(&ada, &["invite", GROUP, "--valid-for", valid_for], 2);
+        assert!(
+            err.contains("--valid-for") && err.contains(expected),
+            "{valid_for}: {err}"
+        );
+    }
+    let err = fails(&ada, &["invite", GROUP, "--role", "midwife"], 2);
+    assert!(err.contains("--role"), "{err}");
+}
+
+fn chrono_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Milliseconds since the epoch from the RFC 3339 UTC form the CLI prints
+/// (`YYYY-MM-DDTHH:MM:SS.mmmZ`), without a date library in this crate.
+fn rfc3339_ms(s: &str) -> i64 {
+    let n = |range: std::ops::Range<usize>| s[range].parse::<i64>().unwrap();
+    assert!(s.len() == 24 && s.ends_with('Z'), "{s}");
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    ((days * 24 + n(11..13)) * 60 + n(14..16)) * 60_000 + n(17..19) * 1000 + n(20..23)
+}
