@@ -1,9 +1,9 @@
 //! Talking to the relay from the command line: which relay (the profile's, or `HEARTH_RELAY`
 //! for one run), how hard to try, and what to tell the person when it does not work.
 //!
-//! The core reports a failed round trip as a string ([`Error::Sync`]); this module keeps the
-//! transport's own error ([`Attempts`]) so the message can say whether the relay was
-//! unreachable (nothing lost, try later) or refused (something to change).
+//! The core reports a failed round trip with the transport's own error ([`Error::Relay`]), so
+//! the message can say whether the relay was unreachable (nothing lost, try later) or refused
+//! (something to change).
 
 use std::time::Duration;
 
@@ -85,21 +85,21 @@ impl Relay {
                     usage,
                 };
             }
-            (Error::Sync(_), Some(TransportError::Unreachable(detail))) => {
+            (Error::Relay(TransportError::Unreachable(detail)), _) => {
                 format!("the relay at {url} could not be reached ({detail}); {kept}")
             }
-            (Error::Sync(_), Some(TransportError::Status { status, reason, .. }))
-                if *status == 429 || *status >= 500 =>
+            (Error::Relay(TransportError::Status { status, reason, .. }), _)
+                if status == 429 || status >= 500 =>
             {
                 format!("the relay at {url} is busy or failing (HTTP {status}: {reason}); {kept}")
             }
             (
-                Error::Sync(_),
-                Some(TransportError::Status {
+                Error::Relay(TransportError::Status {
                     status,
                     code,
                     reason,
                 }),
+                _,
             ) => {
                 let code = code.map_or(String::new(), |c| format!(", {c}"));
                 format!(
@@ -154,23 +154,10 @@ pub fn quick_options() -> SyncOptions {
 /// The same rule the core applies in `Companion::set_relay`, checked before anything is
 /// written (`init --relay`) or for an address that is never stored (`HEARTH_RELAY`).
 pub fn check_url(raw: &str, field: &str) -> Result<String, InputError> {
-    let url = raw.trim().trim_end_matches('/');
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| {
-            InputError::new(
-                field,
-                format!("{raw:?} is not an http:// or https:// address"),
-            )
-        })?;
-    if rest.is_empty() || rest.contains(char::is_whitespace) || rest.contains('/') {
-        return Err(InputError::new(
-            field,
-            format!("{raw:?} should be just the relay's address, like http://relay.example:8080"),
-        ));
-    }
-    Ok(url.to_string())
+    hearth_core::sync::parse_relay_url(raw).map_err(|e| match e {
+        Error::Input(i) => InputError::new(field, i.reason),
+        other => InputError::new(field, other.to_string()),
+    })
 }
 
 #[cfg(test)]

@@ -101,6 +101,9 @@ pub enum Error {
     /// A sync could not be completed; nothing half-done was kept, the next sync resumes.
     #[error("sync: {0}")]
     Sync(String),
+    /// The relay could not be reached (after retries), or refused the whole request.
+    #[error("relay: {0}")]
+    Relay(crate::sync::TransportError),
     /// The relay refused a registration with an invite.
     #[error("joining was refused: {reason} ({code})")]
     JoinRefused {

@@ -80,6 +80,10 @@ pub struct GroupSync {
     /// Ask for every author's newest stored sequence number (a moderator about to remove).
     #[serde(rename = "q", default, skip_serializing_if = "std::ops::Not::not")]
     pub want_seqs: bool,
+    /// Send envelopes, not a snapshot: the device refused the snapshot it was offered (one
+    /// that does not verify), and catches up from the envelopes instead.
+    #[serde(rename = "z", default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_snapshot: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

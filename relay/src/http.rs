@@ -406,6 +406,7 @@ async fn sync_request(
             uploads: envelopes,
             snapshot,
             want_seqs,
+            no_snapshot,
         } = g;
         note.envelopes_in += envelopes.len();
         if !ops.is_empty() || !envelopes.is_empty() || snapshot.is_some() {
@@ -417,6 +418,7 @@ async fn sync_request(
             log_len,
             cursor,
             want_seqs,
+            no_snapshot,
             ..GroupSync::default()
         });
     }

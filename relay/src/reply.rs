@@ -172,6 +172,7 @@ pub fn group_reply(
         Some(w) => {
             if w.refused.is_some() {
                 reply.refused = w.refused;
+                former_member_log(tx, ctx, request, &mut reply)?;
                 return Ok(reply);
             }
             reply.op_outcomes = w.op_outcomes;
@@ -203,6 +204,7 @@ pub fn group_reply(
                 )),
                 ..GroupReply::default()
             };
+            former_member_log(tx, ctx, request, &mut reply)?;
         }
         return Ok(reply);
     };
@@ -229,6 +231,28 @@ pub fn group_reply(
         reply.snapshot_wanted = ctx.snapshots.ask(tx, &group, m.epoch, &device, newest)?;
     }
     Ok(reply)
+}
+
+/// A former member is refused everything but the log, which tells her device (verifiably,
+/// by a moderator's signature) that she was removed; without it her phone would keep calling
+/// her a member and keep her new messages pending forever.
+fn former_member_log(
+    tx: &mut dyn ReadTx,
+    ctx: &ReplyCtx<'_>,
+    request: &GroupSync,
+    reply: &mut GroupReply,
+) -> Result<(), StoreError> {
+    let Some(m) = ctx.cache.load(tx, &request.group)? else {
+        return Ok(());
+    };
+    if !m.is_member(&ctx.device) && m.tenure.contains_key(&ctx.device) {
+        reply.log = log_after(tx, &request.group, &m, request.log_len)?;
+        reply.refused = Some(Outcome::refused(
+            Code::NotMember,
+            "a moderator removed you from this group",
+        ));
+    }
+    Ok(())
 }
 
 fn log_after(
@@ -262,7 +286,12 @@ fn catch_up(
         return Ok(());
     }
     let mut skip = None;
-    if let Some(s) = tx.best_snapshot(group, since_epoch, from)? {
+    let offered = if request.no_snapshot {
+        None
+    } else {
+        tx.best_snapshot(group, since_epoch, from)?
+    };
+    if let Some(s) = offered {
         if s.size <= budget.snapshots {
             let sizes = tx.range_sizes(group, from, s.covers, s.chapter, since_epoch)?;
             // Only when it saves bytes, and only when every envelope it does not replace up to

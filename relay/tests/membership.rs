@@ -298,7 +298,9 @@ fn a_removed_member_is_cut_off_exactly_after_her_final_envelope() {
         },
     );
     assert_eq!(hers.refused.map(|o| o.code), Some(Code::NotMember));
-    assert!(hers.envelopes.is_empty() && hers.log.is_empty());
+    // Nothing but the log, which shows her device the signed removal.
+    assert!(hers.envelopes.is_empty() && hers.upload_outcomes.is_empty());
+    assert_eq!(hers.log.last(), log.ops.last());
     let forwarded = client.sync1(
         &jo,
         GroupSync {

@@ -45,7 +45,14 @@ fn a_removed_member_cannot_read_what_comes_after_even_with_her_keys() {
     // Eve, offline meanwhile, writes once more; the relay refuses her.
     eve.send(&g, "EVE-AFTER-REMOVAL");
     let r = eve.sync();
-    assert!(r.notes.iter().any(|n| n.contains("not a member")), "{r:?}");
+    assert!(r.notes.iter().any(|n| n.contains("removed you")), "{r:?}");
+    // Her device learns it from the log itself (signed by Ruth), not from the relay's word.
+    let seen_by_eve = eve.companion.members(&g).unwrap();
+    assert_eq!(seen_by_eve.standing, "removed", "{seen_by_eve:?}");
+    assert!(
+        eve.companion.send(&g, "one more").is_err(),
+        "a removed member cannot post"
+    );
     // Messages after the removal.
     amina.send(&g, "SECRET-AFTER-REMOVAL from Amina");
     amina.sync();

@@ -119,7 +119,11 @@ fn phone_to_phone_with_no_relay_then_forwarded_to_the_relay() {
     // Bea gets signal first and forwards Amina's envelopes along with her own.
     bea.sync();
     ruth.sync();
-    assert_eq!(ruth.texts(&g), amina.texts(&g), "Ruth has Amina's words before Amina synced");
+    assert_eq!(
+        ruth.texts(&g),
+        amina.texts(&g),
+        "Ruth has Amina's words before Amina synced"
+    );
     // Amina syncs later: the relay already holds her envelopes, so they are acknowledged as
     // duplicates and nothing appears twice.
     amina.sync();
@@ -209,6 +213,11 @@ fn two_moderators_changing_membership_offline_resolve_the_same_way_everywhere() 
     cleo.sync();
     for d in [&mut ruth, &mut mary, &mut amina] {
         d.sync();
-        assert_eq!(d.texts(&g).last().unwrap().1, "Hello, I'm new", "{}", d.name);
+        assert_eq!(
+            d.texts(&g).last().unwrap().1,
+            "Hello, I'm new",
+            "{}",
+            d.name
+        );
     }
 }

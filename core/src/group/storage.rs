@@ -66,6 +66,9 @@ pub struct SyncState {
     /// Each author's newest signed attestation in the current chapter (for snapshots).
     #[serde(default)]
     pub attestations: BTreeMap<DeviceId, Signed>,
+    /// The relay's snapshot of the current chapter did not verify: catch up from envelopes.
+    #[serde(default)]
+    pub no_snapshot: bool,
     /// A refetch from cursor 0 was tried for the changes still waiting on missing ones.
     #[serde(default)]
     pub refetched: bool,

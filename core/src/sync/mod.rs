@@ -279,15 +279,17 @@ impl Companion {
         let mut again = true;
         for _ in 0..options.max_rounds {
             let prepared = self.prepare_sync()?;
+            let mut attempt = 0;
             let response = loop {
+                attempt += 1;
                 report.bytes_sent += prepared.body.len() as u64;
                 match transport.post(SYNC_PATH, &prepared.body) {
                     Ok(bytes) => break bytes,
-                    Err(e) if e.is_retryable() && report.failed_attempts + 1 < options.attempts => {
+                    Err(e) if e.is_retryable() && attempt < options.attempts => {
                         report.failed_attempts += 1;
                         std::thread::sleep(backoff.next_delay());
                     }
-                    Err(e) => return Err(Error::Sync(e.to_string())),
+                    Err(e) => return Err(Error::Relay(e)),
                 }
             };
             backoff.reset();
@@ -428,7 +430,7 @@ impl Companion {
                     reason,
                     ..
                 } => Error::JoinRefused { code, reason },
-                other => Error::Sync(other.to_string()),
+                other => Error::Relay(other),
             })?;
         let reply: JoinReply = wire::decode("join reply", &answer)
             .map_err(|e| Error::Sync(format!("the relay's answer is unreadable: {e}")))?;
@@ -621,7 +623,8 @@ impl Companion {
     }
 }
 
-fn parse_relay_url(raw: &str) -> Result<String> {
+/// Checks a relay address as a person typed it; returns it normalised (no trailing slash).
+pub fn parse_relay_url(raw: &str) -> Result<String> {
     let url = raw.trim().trim_end_matches('/');
     let rest = url
         .strip_prefix("http://")
@@ -717,6 +720,7 @@ fn prepare_group(g: &mut GroupWrite<'_, '_>, ctx: &Ctx) -> Result<(GroupSync, Se
         group: s.id,
         log_len: s.sync.log_confirmed,
         cursor: s.sync.cursor,
+        no_snapshot: s.sync.no_snapshot,
         ..GroupSync::default()
     };
     let mut sent = Sent {
@@ -1070,13 +1074,20 @@ fn apply_reply(
     let name = g.summary.name.clone();
     let mut again = reply.more;
     if let Some(refusal) = &reply.refused {
-        note(
-            &mut g.summary.sync,
-            format!(
-                "the relay refused this group: {} ({})",
-                refusal.reason, refusal.code
-            ),
-        );
+        // A former member still gets the log: it shows her, verifiably, that she was removed.
+        let incoming = apply_incoming(g, ctx, &reply.log, None, &[], false)?;
+        report
+            .notes
+            .extend(incoming.notes.into_iter().map(|n| format!("{name}: {n}")));
+        if g.summary.standing != Standing::Removed {
+            note(
+                &mut g.summary.sync,
+                format!(
+                    "the relay refused this group: {} ({})",
+                    refusal.reason, refusal.code
+                ),
+            );
+        }
         report
             .notes
             .push(format!("{name}: refused by the relay: {}", refusal.reason));
@@ -1257,7 +1268,13 @@ fn apply_incoming(
     if let Some(snap) = snapshot {
         match load_snapshot(g, &m, snap, &mut touched) {
             Ok(()) => inc.snapshots += 1,
-            Err(why) => inc.notes.push(format!("a snapshot was refused: {why}")),
+            Err(why) => {
+                // Catch up from the envelopes instead, from the start: those the snapshot
+                // stood in for were left out of this answer.
+                g.summary.sync.no_snapshot = true;
+                inc.gap = true;
+                inc.notes.push(format!("a snapshot was refused: {why}"));
+            }
         }
     }
     let mut batches: BTreeMap<u32, (Vec<Change>, Vec<u8>)> = BTreeMap::new();
@@ -1422,6 +1439,7 @@ fn apply_log(
             s.chapter = n;
             s.sync.attestations.clear();
             s.sync.snapshot_wanted = false;
+            s.sync.no_snapshot = false;
             g.chapters.insert(n, ChapterDoc::genesis(&s.id, n, ctx.me)?);
             inc.new_chapter = true;
         } else if was_member {
