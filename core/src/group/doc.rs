@@ -775,6 +775,19 @@ mod tests {
             .unwrap_err();
         assert!(e.0.contains("another member's message"), "{e}");
 
+        // Eve creates her own message under the id of Ruth's (as if concurrently), which would
+        // win Automerge's conflict and make Ruth's vanish: refused while Ruth's is held, and a
+        // snapshot holding both is detected.
+        let mut evil = ChapterDoc::genesis(&G, 1, eve).unwrap();
+        let takeover = evil.add_message(&id, "mine now", 2, 2).unwrap();
+        let takeover = Change::from_bytes(takeover.bytes).unwrap();
+        let e = victim.check_change(&takeover, &eve, false).unwrap_err();
+        assert!(e.0.contains("messages key"), "{e}");
+        let mut both = ChapterDoc::genesis(&G, 1, amina).unwrap();
+        both.apply(vec![hello.clone(), takeover.clone()]).unwrap();
+        assert!(both.has_competing_messages().unwrap());
+        assert!(!victim.has_competing_messages().unwrap());
+
         // Eve writes a mark in Ruth's name (the key names Ruth's device).
         let mut evil = ChapterDoc::genesis(&G, 1, eve).unwrap();
         let marks = evil.map(&ROOT, "marks").unwrap();

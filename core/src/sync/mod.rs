@@ -59,6 +59,9 @@ pub use transport::{Backoff, Transport, TransportError};
 /// under the relay's 512 KiB body limit.
 const ENVELOPE_RAW_BUDGET: usize = 384 * 1024;
 
+/// How far past this device's clock a received stamp may move its hybrid clock.
+const MAX_STAMP_LEAD_MS: i64 = 10 * 60 * 1000;
+
 /// How long an invite stays usable unless the moderator says otherwise.
 pub const DEFAULT_INVITE_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
 
@@ -1344,7 +1347,10 @@ fn apply_incoming(
     let mut updates = Vec::with_capacity(ids.len());
     for id in ids {
         if let Some(record) = assemble(g.chapters, &id)? {
-            g.summary.max_stamp = g.summary.max_stamp.max(record.stamp);
+            // The hybrid clock follows others' stamps, but never more than ten minutes past
+            // this device's time: one member's absurd stamp must not drag everyone's along.
+            let bound = ctx.now.saturating_add(MAX_STAMP_LEAD_MS);
+            g.summary.max_stamp = g.summary.max_stamp.max(record.stamp.min(bound));
             updates.push(Update {
                 record,
                 local_seq: None,
