@@ -581,6 +581,24 @@ fn catch_up_time(quick: bool) -> bool {
 }
 
 fn main() {
+    if std::env::var_os("PROFILE_HACK").is_some() {
+        let kind = if std::env::var_os("PROFILE_THREE").is_some() {
+            Kind::ThreeAuthors
+        } else {
+            Kind::Burst
+        };
+        let mut scene = build(kind, 10_000, 5);
+        let url = scene.relay.url();
+        println!("ready {}", std::process::id());
+        std::thread::sleep(Duration::from_secs(4));
+        for reader in &mut scene.readers {
+            let c = catch_up(reader, &url, &scene.group, &scene.sent);
+            println!("{:?} {:?} {}", c.total, c.in_flight, c.complete);
+        }
+        println!("done");
+        std::thread::sleep(Duration::from_secs(2));
+        return;
+    }
     let quick = std::env::args().any(|a| a == "--quick");
     // `cargo bench` passes `--bench`; nothing else is understood.
     let started = Instant::now();

@@ -119,6 +119,22 @@ impl Touched {
     }
 }
 
+/// How a batch of received changes is stored as one chunk: this prefix (never the start of an
+/// Automerge chunk, whose magic is `85 6f 4a 83`), then a CBOR list of the changes. A batch's
+/// changes may depend on changes in other chunks, which a concatenation loaded on its own
+/// would reject.
+const BATCH_MAGIC: &[u8] = b"HCB1";
+
+/// Encodes received changes as one stored chunk (see [`ChapterDoc::load`]).
+pub fn encode_batch<'a>(changes: impl Iterator<Item = &'a Change>) -> Vec<u8> {
+    let list: Vec<&serde_bytes::Bytes> = changes
+        .map(|c| serde_bytes::Bytes::new(c.raw_bytes()))
+        .collect();
+    let mut out = BATCH_MAGIC.to_vec();
+    ciborium::into_writer(&list, &mut out).expect("CBOR into memory");
+    out
+}
+
 /// Why an incoming change was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("change refused: {0}")]
@@ -387,6 +403,15 @@ impl ChapterDoc {
     /// Loads one change or one saved document. Automerge's incremental load skips what it
     /// cannot parse; here anything unparseable is an error, never a silent partial load.
     pub(crate) fn load_strict(&mut self, bytes: &[u8]) -> Result<()> {
+        if let Some(batch) = bytes.strip_prefix(BATCH_MAGIC) {
+            let changes: Vec<serde_bytes::ByteBuf> = ciborium::from_reader(batch)
+                .map_err(|e| doc_err(format!("a stored batch of changes does not decode: {e}")))?;
+            let changes = changes
+                .into_iter()
+                .map(|c| Change::from_bytes(c.into_vec()).map_err(doc_err))
+                .collect::<Result<Vec<_>>>()?;
+            return self.doc.apply_changes(changes).map_err(doc_err);
+        }
         if let Ok(change) = Change::from_bytes(bytes.to_vec()) {
             if change.raw_bytes().len() == bytes.len() {
                 return self.doc.apply_changes([change]).map_err(doc_err);

@@ -1280,7 +1280,7 @@ fn apply_incoming(
             }
         }
     }
-    let mut batches: BTreeMap<u32, (Vec<Change>, Vec<u8>)> = BTreeMap::new();
+    let mut batches: BTreeMap<u32, Vec<Change>> = BTreeMap::new();
     for env in envelopes {
         match open_envelope(g, ctx, &m, env) {
             Ok(None) => {}
@@ -1303,11 +1303,7 @@ fn apply_incoming(
                                 .insert(header.author, attestation);
                         }
                     }
-                    let batch = batches.entry(chapter).or_default();
-                    for c in changes {
-                        batch.1.extend_from_slice(c.raw_bytes());
-                        batch.0.push(c);
-                    }
+                    batches.entry(chapter).or_default().extend(changes);
                 }
                 if forward && header.author != ctx.me {
                     storage::put_forwarding(g.w, g.row, &header.author, header.seq, env)?;
@@ -1316,7 +1312,8 @@ fn apply_incoming(
             Err(why) => inc.notes.push(format!("an envelope was refused: {why}")),
         }
     }
-    for (chapter, (changes, raw)) in batches {
+    for (chapter, changes) in batches {
+        let stored = crate::group::doc::encode_batch(changes.iter());
         let doc = match g.chapters.entry(chapter) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => {
@@ -1337,7 +1334,7 @@ fn apply_incoming(
             }
         }
         inc.gap |= doc.has_missing_deps();
-        storage::append_change(g.w, g.row, chapter, None, &raw)?;
+        storage::append_change(g.w, g.row, chapter, None, &stored)?;
         g.changes += 1;
     }
     if touched.profile_or_info || inc.new_chapter {
