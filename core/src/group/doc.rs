@@ -144,6 +144,9 @@ pub struct ChapterDoc {
     doc: AutoCommit,
     chapter: u32,
     genesis: ActorId,
+    genesis_hash: automerge::ChangeHash,
+    /// Nothing but the genesis has been applied (tracked, because asking Automerge is costly).
+    fresh: bool,
 }
 
 fn doc_err(what: impl std::fmt::Display) -> Error {
@@ -172,11 +175,14 @@ impl ChapterDoc {
             doc.put_object(&ROOT, m, ObjType::Map).map_err(doc_err)?;
         }
         doc.commit_with(CommitOptions::default().with_time(0));
+        let genesis_hash = doc.get_heads()[0];
         doc.set_actor(ActorId::from(me.0.to_vec()));
         Ok(ChapterDoc {
             doc,
             chapter,
             genesis,
+            genesis_hash,
+            fresh: true,
         })
     }
 
@@ -371,8 +377,37 @@ impl ChapterDoc {
     /// Each device's newest change in the chapter: (automerge seq, hash). The genesis actor
     /// is not a device and is left out.
     pub fn author_heads(&mut self) -> BTreeMap<DeviceId, (u64, Hash)> {
+        Self::author_heads_of(&self.doc.get_changes(&[]))
+    }
+
+    /// Whether `hash` is a change this chapter already holds.
+    pub fn has_change(&mut self, hash: &automerge::ChangeHash) -> bool {
+        self.doc.get_change_by_hash(hash).is_some()
+    }
+
+    /// Whether the chapter holds nothing but its genesis.
+    pub fn is_fresh(&self) -> bool {
+        self.fresh
+    }
+
+    /// Whether `change` is this chapter's genesis (the only change not made by a device).
+    pub fn is_genesis(&self, change: &Change) -> bool {
+        *change.actor_id() == self.genesis && change.hash() == self.genesis_hash
+    }
+
+    /// Replaces this chapter's document with `other`'s (a verified snapshot loaded into a fresh
+    /// chapter), keeping this device as the actor.
+    pub fn adopt(&mut self, other: ChapterDoc) {
+        let me = self.doc.get_actor().clone();
+        self.doc = other.doc;
+        self.doc.set_actor(me);
+        self.fresh = other.fresh;
+    }
+
+    /// Each device's newest change among `changes`: (automerge seq, hash).
+    pub fn author_heads_of(changes: &[Change]) -> BTreeMap<DeviceId, (u64, Hash)> {
         let mut out: BTreeMap<DeviceId, (u64, Hash)> = BTreeMap::new();
-        for c in self.doc.get_changes(&[]) {
+        for c in changes {
             if let Some(d) = DeviceId::from_slice(c.actor_id().to_bytes()) {
                 let e = out.entry(d).or_insert((0, Hash::ZERO));
                 if c.seq() > e.0 {
@@ -397,12 +432,14 @@ impl ChapterDoc {
 
     /// Applies changes that [`Self::check_change`] accepted. Duplicates are no-ops.
     pub fn apply(&mut self, changes: Vec<Change>) -> Result<()> {
+        self.fresh = false;
         self.doc.apply_changes(changes).map_err(doc_err)
     }
 
     /// Loads one change or one saved document. Automerge's incremental load skips what it
     /// cannot parse; here anything unparseable is an error, never a silent partial load.
     pub(crate) fn load_strict(&mut self, bytes: &[u8]) -> Result<()> {
+        let fresh = std::mem::replace(&mut self.fresh, false);
         if let Some(batch) = bytes.strip_prefix(BATCH_MAGIC) {
             let changes: Vec<serde_bytes::ByteBuf> = ciborium::from_reader(batch)
                 .map_err(|e| doc_err(format!("a stored batch of changes does not decode: {e}")))?;
@@ -417,7 +454,15 @@ impl ChapterDoc {
                 return self.doc.apply_changes([change]).map_err(doc_err);
             }
         }
-        AutoCommit::load(bytes).map_err(doc_err)?;
+        let whole = AutoCommit::load(bytes).map_err(doc_err)?;
+        if fresh {
+            // Nothing held but the genesis: take the loaded document as it is (loading it a
+            // second time into this one would double the work). Whether it grew from this
+            // chapter's genesis is checked by the caller: `load` reads the chapter's fields,
+            // and a snapshot's changes are checked one by one (`is_genesis`).
+            self.doc = whole.with_actor(self.doc.get_actor().clone());
+            return Ok(());
+        }
         self.doc.load_incremental(bytes).map_err(doc_err)?;
         Ok(())
     }
@@ -605,6 +650,7 @@ impl ChapterDoc {
             self.doc.rollback();
             return Err(doc_err(e));
         }
+        self.fresh = false;
         self.doc
             .commit()
             .ok_or_else(|| doc_err("nothing to commit"))?;

@@ -1269,7 +1269,7 @@ fn apply_incoming(
     }
     let mut touched = Touched::default();
     if let Some(snap) = snapshot {
-        match load_snapshot(g, &m, snap, &mut touched) {
+        match load_snapshot(g, ctx, &m, snap, &mut touched) {
             Ok(()) => inc.snapshots += 1,
             Err(why) => {
                 // Catch up from the envelopes instead, from the start: those the snapshot
@@ -1515,22 +1515,21 @@ fn open_envelope(
     for sec in sections {
         check_attestation(&sec.attestation, &h.group, sec.chapter, &h.author)
             .map_err(|e| format!("{who}: {e}"))?;
-        let doc = match g.chapters.get(&sec.chapter) {
-            Some(d) => d,
-            None => {
-                g.chapters.insert(
-                    sec.chapter,
-                    ChapterDoc::genesis(&h.group, sec.chapter, ctx.me)
-                        .map_err(|e| e.to_string())?,
-                );
-                &g.chapters[&sec.chapter]
-            }
+        let doc = match g.chapters.entry(sec.chapter) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => e.insert(
+                ChapterDoc::genesis(&h.group, sec.chapter, ctx.me).map_err(|e| e.to_string())?,
+            ),
         };
         let mut changes = Vec::with_capacity(sec.changes.len());
         let mut touched = Touched::default();
         for bytes in sec.changes {
             let change = Change::from_bytes(bytes)
                 .map_err(|e| format!("{who}: a change does not parse: {e}"))?;
+            if change.actor_id().to_bytes() == h.author.0 && doc.has_change(&change.hash()) {
+                // Already held (it came in a snapshot): checked then, nothing to do now.
+                continue;
+            }
             let t = doc
                 .check_change(&change, &h.author, moderator)
                 .map_err(|e| format!("{who}: {e}"))?;
@@ -1547,6 +1546,7 @@ fn open_envelope(
 /// every change one its author may make.
 fn load_snapshot(
     g: &mut GroupWrite<'_, '_>,
+    ctx: &Ctx,
     m: &Membership,
     snap: &Snapshot,
     touched: &mut Touched,
@@ -1572,8 +1572,7 @@ fn load_snapshot(
     let (doc_bytes, attestations) =
         open_snapshot_body(&h.group, h.chapter, &h.maker, key, &snap.body)
             .map_err(|e| e.to_string())?;
-    let me = DeviceId::from_slice(&[0; 32]).unwrap_or_default();
-    let mut loaded = ChapterDoc::genesis(&h.group, h.chapter, me).map_err(|e| e.to_string())?;
+    let mut loaded = ChapterDoc::genesis(&h.group, h.chapter, ctx.me).map_err(|e| e.to_string())?;
     loaded.load_strict(&doc_bytes).map_err(|e| e.to_string())?;
     let mut attested: BTreeMap<DeviceId, (Attestation, Signed)> = BTreeMap::new();
     for signed in attestations {
@@ -1583,7 +1582,8 @@ fn load_snapshot(
         }
         attested.insert(a.author, (a, signed));
     }
-    for (author, (seq, hash)) in loaded.author_heads() {
+    let changes = loaded.all_changes();
+    for (author, (seq, hash)) in ChapterDoc::author_heads_of(&changes) {
         match attested.get(&author) {
             Some((a, _)) if a.seq == seq && a.change == hash => {}
             _ => {
@@ -1594,11 +1594,15 @@ fn load_snapshot(
             }
         }
     }
-    let changes = loaded.all_changes();
     let mut new_touched = Touched::default();
+    let mut genesis_seen = false;
     for c in &changes {
         let Some(author) = DeviceId::from_slice(c.actor_id().to_bytes()) else {
-            continue; // the genesis, rebuilt identically everywhere
+            if loaded.is_genesis(c) {
+                genesis_seen = true;
+                continue; // the genesis, rebuilt identically everywhere
+            }
+            return Err("it holds a change that is neither a member's nor the genesis".into());
         };
         if !m.was_member_in(&author, h.chapter) {
             return Err(format!(
@@ -1611,6 +1615,9 @@ fn load_snapshot(
             .map_err(|e| format!("{e}"))?;
         new_touched.merge(t);
     }
+    if !genesis_seen {
+        return Err("it does not grow from this chapter's genesis".into());
+    }
     if loaded.has_competing_messages().map_err(|e| e.to_string())? {
         return Err("two members' messages compete for one message id".into());
     }
@@ -1622,13 +1629,19 @@ fn load_snapshot(
             s.sync.attestations.insert(author, signed);
         }
     }
-    let doc = match g.chapters.entry(chapter) {
-        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-        std::collections::btree_map::Entry::Vacant(e) => e.insert(
-            ChapterDoc::genesis(&s.id, chapter, DeviceId::default()).map_err(|e| e.to_string())?,
-        ),
-    };
-    doc.apply(changes).map_err(|e| e.to_string())?;
+    match g.chapters.get_mut(&chapter) {
+        // The usual catch-up: nothing held yet, so the verified document is taken as it is.
+        Some(doc) => {
+            if doc.is_fresh() {
+                doc.adopt(loaded);
+            } else {
+                doc.apply(changes).map_err(|e| e.to_string())?;
+            }
+        }
+        None => {
+            g.chapters.insert(chapter, loaded);
+        }
+    }
     storage::append_change(g.w, g.row, chapter, None, &doc_bytes).map_err(|e| e.to_string())?;
     g.changes += 1;
     Ok(())
