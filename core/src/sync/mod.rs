@@ -26,8 +26,7 @@ use std::sync::Arc;
 
 use automerge::Change;
 use hearth_protocol::api::{
-    Code, GroupReply, GroupSync, JoinReply, Outcome, SyncRequest, SyncResponse, JOIN_PATH,
-    SYNC_PATH,
+    Code, GroupReply, GroupSync, JoinReply, SyncRequest, SyncResponse, JOIN_PATH, SYNC_PATH,
 };
 use hearth_protocol::envelope::{
     body_hash, Attestation, Envelope, EnvelopeHeader, Snapshot, SnapshotHeader,
@@ -1572,12 +1571,74 @@ fn load_snapshot(
     let (doc_bytes, attestations) =
         open_snapshot_body(&h.group, h.chapter, &h.maker, key, &snap.body)
             .map_err(|e| e.to_string())?;
-    let mut loaded = ChapterDoc::genesis(&h.group, h.chapter, ctx.me).map_err(|e| e.to_string())?;
-    loaded.load_strict(&doc_bytes).map_err(|e| e.to_string())?;
+    let verified = verify_snapshot(
+        &h.group,
+        h.chapter,
+        ctx.me,
+        &doc_bytes,
+        attestations,
+        |d| m.was_member_in(d, h.chapter),
+        |d| m.is_moderator(d),
+    )?;
+    let VerifiedSnapshot {
+        doc: loaded,
+        changes,
+        attested,
+        touched: new_touched,
+    } = verified;
+    touched.merge(new_touched);
+    let chapter = h.chapter;
+    let s = &mut *g.summary;
+    if chapter == s.chapter {
+        for (author, (_, signed)) in attested {
+            s.sync.attestations.insert(author, signed);
+        }
+    }
+    match g.chapters.get_mut(&chapter) {
+        // The usual catch-up: nothing held yet, so the verified document is taken as it is.
+        Some(doc) => {
+            if doc.is_fresh() {
+                doc.adopt(loaded);
+            } else {
+                doc.apply(changes).map_err(|e| e.to_string())?;
+            }
+        }
+        None => {
+            g.chapters.insert(chapter, loaded);
+        }
+    }
+    storage::append_change(g.w, g.row, chapter, None, &doc_bytes).map_err(|e| e.to_string())?;
+    g.changes += 1;
+    Ok(())
+}
+
+/// A snapshot that passed [`verify_snapshot`].
+struct VerifiedSnapshot {
+    doc: ChapterDoc,
+    changes: Vec<Change>,
+    attested: BTreeMap<DeviceId, (Attestation, Signed)>,
+    touched: Touched,
+}
+
+/// Checks a snapshot's document against its attestations: every author's newest change is the
+/// one she signed (Automerge hashes chain, so that vouches for all her earlier ones), the only
+/// other change is the chapter's genesis, every change is one its author may make, and no two
+/// creations compete for one message id. Pure, so it is tested with forged documents.
+fn verify_snapshot(
+    group: &GroupId,
+    chapter: u32,
+    me: DeviceId,
+    doc_bytes: &[u8],
+    attestations: Vec<Signed>,
+    member_then: impl Fn(&DeviceId) -> bool,
+    moderator: impl Fn(&DeviceId) -> bool,
+) -> std::result::Result<VerifiedSnapshot, String> {
+    let mut loaded = ChapterDoc::genesis(group, chapter, me).map_err(|e| e.to_string())?;
+    loaded.load_strict(doc_bytes).map_err(|e| e.to_string())?;
     let mut attested: BTreeMap<DeviceId, (Attestation, Signed)> = BTreeMap::new();
     for signed in attestations {
         let a = Attestation::open(&signed).map_err(|e| e.to_string())?;
-        if a.group != h.group || a.chapter != h.chapter {
+        if a.group != *group || a.chapter != chapter {
             return Err("an attestation is out of place".into());
         }
         attested.insert(a.author, (a, signed));
@@ -1604,14 +1665,14 @@ fn load_snapshot(
             }
             return Err("it holds a change that is neither a member's nor the genesis".into());
         };
-        if !m.was_member_in(&author, h.chapter) {
+        if !member_then(&author) {
             return Err(format!(
                 "it holds changes by {}, not a member then",
                 author.short()
             ));
         }
         let t = loaded
-            .check_held_change(c, &author, m.is_moderator(&author))
+            .check_held_change(c, &author, moderator(&author))
             .map_err(|e| format!("{e}"))?;
         new_touched.merge(t);
     }
@@ -1621,30 +1682,12 @@ fn load_snapshot(
     if loaded.has_competing_messages().map_err(|e| e.to_string())? {
         return Err("two members' messages compete for one message id".into());
     }
-    touched.merge(new_touched);
-    let chapter = h.chapter;
-    let s = &mut *g.summary;
-    if chapter == s.chapter {
-        for (author, (_, signed)) in attested {
-            s.sync.attestations.insert(author, signed);
-        }
-    }
-    match g.chapters.get_mut(&chapter) {
-        // The usual catch-up: nothing held yet, so the verified document is taken as it is.
-        Some(doc) => {
-            if doc.is_fresh() {
-                doc.adopt(loaded);
-            } else {
-                doc.apply(changes).map_err(|e| e.to_string())?;
-            }
-        }
-        None => {
-            g.chapters.insert(chapter, loaded);
-        }
-    }
-    storage::append_change(g.w, g.row, chapter, None, &doc_bytes).map_err(|e| e.to_string())?;
-    g.changes += 1;
-    Ok(())
+    Ok(VerifiedSnapshot {
+        doc: loaded,
+        changes,
+        attested,
+        touched: new_touched,
+    })
 }
 
 /// Rebuilds the member list from the log, with pseudonyms from the newest chapter that has
@@ -1696,7 +1739,96 @@ impl From<payload::PayloadError> for Error {
     }
 }
 
-#[allow(dead_code)]
-fn outcome_note(o: &Outcome) -> String {
-    format!("{} ({})", o.reason, o.code)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::MessageId;
+    use hearth_protocol::ids::{KeyPairSigner, Signer};
+
+    const G: GroupId = GroupId([5; 16]);
+
+    fn attest(signer: &KeyPairSigner, doc: &mut ChapterDoc) -> Signed {
+        let (seq, hash) = doc.author_heads()[&signer.device()];
+        Attestation {
+            v: 1,
+            group: G,
+            chapter: 1,
+            author: signer.device(),
+            seq,
+            change: hash,
+        }
+        .sign(signer)
+    }
+
+    fn verify(doc: &mut ChapterDoc, atts: Vec<Signed>) -> std::result::Result<usize, String> {
+        let bytes = doc.save();
+        verify_snapshot(&G, 1, DeviceId([0; 32]), &bytes, atts, |_| true, |_| false)
+            .map(|v| v.touched.messages.len())
+    }
+
+    #[test]
+    fn a_snapshot_verifies_only_with_every_authors_own_attestation() {
+        let (amina, bea) = (
+            KeyPairSigner::from_seed(&[1; 32]),
+            KeyPairSigner::from_seed(&[2; 32]),
+        );
+        let mut doc = ChapterDoc::genesis(&G, 1, amina.device()).unwrap();
+        doc.add_message(&MessageId([1; 16]), "hello", 1, 1).unwrap();
+        let mut hers = ChapterDoc::genesis(&G, 1, bea.device()).unwrap();
+        hers.add_message(&MessageId([2; 16]), "hi", 2, 2).unwrap();
+        let bea_change = hers.all_changes().pop().unwrap();
+        doc.apply(vec![bea_change]).unwrap();
+        let honest = vec![attest(&amina, &mut doc), attest(&bea, &mut hers)];
+        assert_eq!(verify(&mut doc, honest.clone()), Ok(2));
+
+        // Bea's attestation left out: her changes are unvouched for.
+        let e = verify(&mut doc, honest[..1].to_vec()).unwrap_err();
+        assert!(e.contains("not the ones she attested"), "{e}");
+
+        // The maker (Amina) slips in a message under Bea's name: Automerge lets anyone write a
+        // change with any actor, but it is not the change Bea signed.
+        let mut forged = ChapterDoc::genesis(&G, 1, bea.device()).unwrap();
+        forged.apply(doc.all_changes()).unwrap();
+        forged
+            .add_message(&MessageId([3; 16]), "words Bea never wrote", 3, 3)
+            .unwrap();
+        let e = verify(&mut forged, honest.clone()).unwrap_err();
+        assert!(e.contains("not the ones she attested"), "{e}");
+
+        // An attestation Bea signed, replayed from another chapter, does not count.
+        let other_chapter = Attestation {
+            chapter: 2,
+            ..Attestation::open(&honest[1]).unwrap()
+        }
+        .sign(&bea);
+        let e = verify(&mut doc, vec![honest[0].clone(), other_chapter]).unwrap_err();
+        assert!(e.contains("out of place"), "{e}");
+
+        // A non-member's changes, or a document that did not grow from this chapter's genesis.
+        let bytes = doc.save();
+        let outsider = verify_snapshot(
+            &G,
+            1,
+            DeviceId([0; 32]),
+            &bytes,
+            honest.clone(),
+            |d| *d != bea.device(),
+            |_| false,
+        );
+        assert!(outsider.is_err());
+        let mut elsewhere = ChapterDoc::genesis(&G, 2, amina.device()).unwrap();
+        elsewhere
+            .add_message(&MessageId([4; 16]), "x", 1, 1)
+            .unwrap();
+        let e = verify_snapshot(
+            &G,
+            1,
+            DeviceId([0; 32]),
+            &elsewhere.save(),
+            vec![attest(&amina, &mut elsewhere)],
+            |_| true,
+            |_| false,
+        );
+        assert!(e.is_err());
+    }
 }
