@@ -195,3 +195,11 @@ pub fn bundle_of(group: &GroupId, envelopes: Vec<hearth_protocol::envelope::Enve
         e: envelopes,
     })
 }
+
+/// A relay on loopback with its SQLite file in a fresh temporary directory (kept alive by the
+/// returned guard, so tests can read the relay's own file).
+pub fn relay() -> (tempfile::TempDir, hearth_relay::RelayHandle) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let handle = hearth_relay::spawn_for_tests(&dir.path().join("relay.db"));
+    (dir, handle)
+}

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hearth_core::{GroupId, HttpTransport, Role, Transport, TransportError};
-use hearth_tests::devices::Device;
+use hearth_tests::devices::{relay, Device};
 use hearth_tests::proxy::{Decision, Direction, Faults, Proxy};
 
 /// A small deterministic generator (xorshift), so a failing schedule can be replayed by seed.
@@ -81,12 +81,6 @@ impl Transport for Faulty {
             _ => self.inner.post(path, body),
         }
     }
-}
-
-fn relay() -> (tempfile::TempDir, hearth_relay::RelayHandle) {
-    let dir = tempfile::tempdir().unwrap();
-    let handle = hearth_relay::spawn_for_tests(&dir.path().join("relay.db"));
-    (dir, handle)
 }
 
 /// A moderator and `n` mothers in one group, all admitted and synced.

@@ -6,13 +6,7 @@ use hearth_core::{MembersView, Role};
 use hearth_protocol::api::{GroupSync, SyncRequest, SyncResponse, SYNC_PATH};
 use hearth_protocol::envelope::Envelope;
 use hearth_protocol::wire;
-use hearth_tests::devices::{relay_envelopes, Device};
-
-fn relay() -> (tempfile::TempDir, hearth_relay::RelayHandle) {
-    let dir = tempfile::tempdir().unwrap();
-    let handle = hearth_relay::spawn_for_tests(&dir.path().join("relay.db"));
-    (dir, handle)
-}
+use hearth_tests::devices::{relay, relay_envelopes, Device};
 
 fn names(v: &MembersView) -> Vec<String> {
     v.members.iter().map(|m| m.name.clone()).collect()

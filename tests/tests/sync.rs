@@ -3,13 +3,7 @@
 
 use hearth_core::{DeliveryState, Role, Transport};
 use hearth_protocol::api::SYNC_PATH;
-use hearth_tests::devices::Device;
-
-fn relay() -> (tempfile::TempDir, hearth_relay::RelayHandle) {
-    let dir = tempfile::tempdir().unwrap();
-    let handle = hearth_relay::spawn_for_tests(&dir.path().join("relay.db"));
-    (dir, handle)
-}
+use hearth_tests::devices::{relay, Device};
 
 #[test]
 fn invite_join_admit_and_chat_both_ways_with_identical_timelines() {

@@ -737,6 +737,8 @@ fn prepare_group(g: &mut GroupWrite<'_, '_>, ctx: &Ctx) -> Result<(GroupSync, Se
     if g.summary.standing != Standing::Member {
         return Ok((gs, sent));
     }
+    // Notes describe the group as of the last sync; this one writes them afresh.
+    g.summary.sync.notes.clear();
     build_envelopes(g, ctx)?;
     for o in storage::list_outgoing(&g.w.tx, g.w.cipher, g.row)? {
         sent.own.push(o.seq);
@@ -1179,14 +1181,9 @@ fn apply_reply(
         .notes
         .extend(incoming.notes.into_iter().map(|n| format!("{name}: {n}")));
     if g.summary.standing == Standing::Member {
-        g.summary.sync.cursor =
-            reply
-                .cursor
-                .max(if reply.envelopes.is_empty() && reply.snapshot.is_none() {
-                    g.summary.sync.cursor
-                } else {
-                    0
-                });
+        // The relay's word, even when lower than what this device sent: a relay restored from
+        // an older backup starts it over from its newest envelope.
+        g.summary.sync.cursor = reply.cursor;
     }
     if incoming.gap {
         if !g.summary.sync.refetched && !reply.more {
