@@ -196,3 +196,56 @@ fn a_replayed_envelope_changes_nothing() {
     ruth.sync();
     assert_eq!(ruth.texts(&g).len(), 1);
 }
+
+#[test]
+fn the_relay_files_hold_no_message_text_pseudonym_or_group_name() {
+    let (dir, relay) = relay();
+    let url = relay.url();
+    let mut ruth = Device::new("Midwife Ruth", Role::Moderator, &url);
+    let mut amina = Device::new("Amina Tesfaye", Role::Mother, &url);
+    let g = ruth.create_group("Positive mothers circle");
+    ruth.admit(&g, &mut amina, Role::Mother);
+    let secrets = [
+        "my viral load came back undetectable",
+        "I have not told my husband about the miscarriage",
+    ];
+    amina.send(&g, secrets[0]);
+    ruth.send(&g, secrets[1]);
+    for _ in 0..2 {
+        amina.sync();
+        ruth.sync();
+    }
+    // Edits and a phone-to-phone forward reach the relay too.
+    let bundle = amina.companion.export_bundle(&g).unwrap();
+    ruth.companion.import_bundle(&bundle).unwrap();
+    ruth.sync();
+    assert_eq!(amina.texts(&g).len(), 2);
+    drop(relay); // graceful stop: everything is in the files
+    let needles = [
+        secrets[0],
+        secrets[1],
+        "Midwife Ruth",
+        "Amina Tesfaye",
+        "Positive mothers circle",
+    ];
+    let mut scanned = 0;
+    let mut sqlite_headers = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        scanned += bytes.len();
+        // The scan does see what is in clear: SQLite's own header.
+        sqlite_headers += usize::from(bytes.starts_with(b"SQLite format 3"));
+        for needle in needles {
+            let found = bytes
+                .windows(needle.len())
+                .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()));
+            assert!(!found, "{needle:?} is readable in {}", path.display());
+        }
+    }
+    assert!(
+        scanned > 10_000,
+        "the relay's files were scanned ({scanned} bytes)"
+    );
+    assert_eq!(sqlite_headers, 1, "the relay's database was among them");
+}
