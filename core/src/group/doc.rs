@@ -528,6 +528,84 @@ impl ChapterDoc {
         }))
     }
 
+    /// Every message in the chapter, read in one pass (for large catch-ups, where looking
+    /// each one up would cost several map lookups per message).
+    pub fn all_messages(&self) -> Result<std::collections::HashMap<MessageId, BaseMessage>> {
+        use automerge::{ScalarValueRef as S, ValueRef};
+        let messages = self.map(&ROOT, "messages")?;
+        let mut out = std::collections::HashMap::new();
+        for item in self.doc.map_range(&messages, ..) {
+            let id = parse_hex::<16>(&item.key)
+                .map(MessageId)
+                .ok_or_else(|| doc_err(format!("message key {:?}", item.key)))?;
+            if !matches!(item.value, ValueRef::Object(ObjType::Map)) {
+                return Err(doc_err(format!("message {id} is not a map")));
+            }
+            let obj = item.id();
+            let ObjId::Id(_, actor, _) = &obj else {
+                return Err(doc_err(format!("message {id} has no author")));
+            };
+            let author = DeviceId::from_slice(actor.to_bytes())
+                .ok_or_else(|| doc_err(format!("message {id} was made by a non-device")))?;
+            let (mut text, mut sent_at, mut stamp) = (None, None, None);
+            for f in self.doc.map_range(&obj, ..) {
+                let n = match &f.value {
+                    ValueRef::Scalar(S::Int(n)) => Some(*n),
+                    ValueRef::Scalar(S::Uint(n)) => i64::try_from(*n).ok(),
+                    _ => None,
+                };
+                match (&*f.key, &f.value) {
+                    ("text", ValueRef::Scalar(S::Str(t))) => text = Some(t.to_string()),
+                    ("sent_at", _) => sent_at = n,
+                    ("stamp", _) => stamp = n,
+                    _ => {}
+                }
+            }
+            let missing =
+                |what: &str| doc_err(format!("message {id}: {what} is missing or mistyped"));
+            out.insert(
+                id,
+                BaseMessage {
+                    id,
+                    author,
+                    text: text.ok_or_else(|| missing("text"))?,
+                    sent_at: sent_at.ok_or_else(|| missing("sent_at"))?,
+                    stamp: stamp.ok_or_else(|| missing("stamp"))?,
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// Every mark in the chapter, by message, read in one pass.
+    pub fn all_marks(&self) -> Result<std::collections::HashMap<MessageId, Vec<(DeviceId, Mark)>>> {
+        let marks = self.map(&ROOT, "marks")?;
+        let mut out: std::collections::HashMap<MessageId, Vec<(DeviceId, Mark)>> =
+            std::collections::HashMap::new();
+        for item in self.doc.map_range(&marks, ..) {
+            let automerge::ValueRef::Scalar(v) = &item.value else {
+                continue;
+            };
+            let v: ScalarValue = v.clone().into();
+            let Some((id, rest)) = item.key.split_once('/') else {
+                continue;
+            };
+            let Some((kind, writer)) = rest.rsplit_once('/') else {
+                continue;
+            };
+            if let (Some(id), Some(w), Some(mark)) = (
+                parse_hex::<16>(id),
+                parse_hex(writer),
+                Mark::parse(kind, &v),
+            ) {
+                out.entry(MessageId(id))
+                    .or_default()
+                    .push((DeviceId(w), mark));
+            }
+        }
+        Ok(out)
+    }
+
     pub fn message_ids(&self) -> Result<Vec<MessageId>> {
         let messages = self.map(&ROOT, "messages")?;
         self.doc

@@ -136,8 +136,51 @@ pub fn assemble(
     let Some((from, b)) = base else {
         return Ok(None);
     };
+    let mut marks = Vec::new();
+    for (_, c) in chapters.range(from..) {
+        marks.extend(c.marks(id)?);
+    }
+    Ok(Some(compose(b, marks)))
+}
+
+/// [`assemble`] for many messages at once: past a few hundred, every chapter is read in one
+/// pass instead of several lookups per message (a catch-up of thousands).
+pub fn assemble_many(
+    chapters: &BTreeMap<u32, ChapterDoc>,
+    ids: &std::collections::BTreeSet<MessageId>,
+) -> Result<Vec<MessageRecord>, Error> {
+    if ids.len() < 256 {
+        return ids
+            .iter()
+            .filter_map(|id| assemble(chapters, id).transpose())
+            .collect();
+    }
+    type Bulk = (
+        std::collections::HashMap<MessageId, doc::BaseMessage>,
+        std::collections::HashMap<MessageId, Vec<(DeviceId, Mark)>>,
+    );
+    let bulk: Vec<Bulk> = chapters
+        .values()
+        .map(|c| Ok((c.all_messages()?, c.all_marks()?)))
+        .collect::<Result<_, Error>>()?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(from) = bulk.iter().rposition(|(m, _)| m.contains_key(id)) else {
+            continue;
+        };
+        let base = bulk[from].0[id].clone();
+        let marks = bulk[from..]
+            .iter()
+            .flat_map(|(_, mk)| mk.get(id).into_iter().flatten().cloned())
+            .collect();
+        out.push(compose(base, marks));
+    }
+    Ok(out)
+}
+
+fn compose(b: doc::BaseMessage, marks: Vec<(DeviceId, Mark)>) -> MessageRecord {
     let mut record = MessageRecord {
-        id: *id,
+        id: b.id,
         author: b.author,
         text: b.text,
         sent_at: b.sent_at,
@@ -147,18 +190,16 @@ pub fn assemble(
         reactions: BTreeMap::new(),
     };
     let mut reactions: BTreeMap<(Reaction, DeviceId), bool> = BTreeMap::new();
-    for (_, c) in chapters.range(from..) {
-        for (writer, mark) in c.marks(id)? {
-            let by_author = writer == record.author;
-            match mark {
-                Mark::Text(t) if by_author => record.text = t,
-                Mark::EditedAt(at) if by_author => record.edited_at = Some(at),
-                Mark::Deleted(d) if by_author => record.deleted = d,
-                Mark::Reaction(r, on) => {
-                    reactions.insert((r, writer), on);
-                }
-                _ => {}
+    for (writer, mark) in marks {
+        let by_author = writer == record.author;
+        match mark {
+            Mark::Text(t) if by_author => record.text = t,
+            Mark::EditedAt(at) if by_author => record.edited_at = Some(at),
+            Mark::Deleted(d) if by_author => record.deleted = d,
+            Mark::Reaction(r, on) => {
+                reactions.insert((r, writer), on);
             }
+            _ => {}
         }
     }
     if record.deleted {
@@ -169,7 +210,7 @@ pub fn assemble(
             record.reactions.entry(r).or_default().insert(writer);
         }
     }
-    Ok(Some(record))
+    record
 }
 
 #[cfg(test)]
@@ -197,6 +238,66 @@ mod tests {
         assert!(parse_group_name("").is_err());
         assert!(parse_group_name("two\nlines").is_err());
         assert!(parse_group_name(&"x".repeat(81)).is_err());
+    }
+
+    #[test]
+    fn assembling_many_at_once_equals_one_by_one() {
+        let g = GroupId([9; 16]);
+        let (a, b) = (DeviceId([1; 32]), DeviceId([2; 32]));
+        let mut one = ChapterDoc::genesis(&g, 1, a).unwrap();
+        let ids: Vec<MessageId> = (0..300u16)
+            .map(|i| {
+                let mut id = [0u8; 16];
+                id[..2].copy_from_slice(&i.to_be_bytes());
+                MessageId(id)
+            })
+            .collect();
+        for (i, id) in ids.iter().enumerate() {
+            one.add_message(id, &format!("message {i}"), i as i64, i as i64)
+                .unwrap();
+        }
+        // In the next chapter: Amina edits and deletes some of hers, Bea reacts (and tries to
+        // edit Amina's, which does not count), and Bea writes new ones.
+        let mut two = ChapterDoc::genesis(&g, 2, a).unwrap();
+        for id in ids.iter().step_by(7) {
+            two.set_marks(id, &[Mark::Text("edited".into()), Mark::EditedAt(5)])
+                .unwrap();
+        }
+        for id in ids.iter().step_by(11) {
+            two.set_marks(id, &[Mark::Deleted(true)]).unwrap();
+        }
+        let mut bea = ChapterDoc::genesis(&g, 2, b).unwrap();
+        for id in ids.iter().step_by(5) {
+            bea.set_marks(
+                id,
+                &[
+                    Mark::Reaction(Reaction::ALL[0], true),
+                    Mark::Text("x".into()),
+                ],
+            )
+            .unwrap();
+        }
+        let mut more = Vec::new();
+        for i in 0..20u8 {
+            let id = MessageId([i + 1; 16]);
+            bea.add_message(&id, "new", 1, 1).unwrap();
+            more.push(id);
+        }
+        two.apply(bea.all_changes()).unwrap();
+        let chapters = BTreeMap::from([(1, one), (2, two)]);
+        let all: std::collections::BTreeSet<MessageId> = ids.iter().chain(&more).copied().collect();
+        let bulk = assemble_many(&chapters, &all).unwrap();
+        let single: Vec<MessageRecord> = all
+            .iter()
+            .map(|id| assemble(&chapters, id).unwrap().unwrap())
+            .collect();
+        assert_eq!(bulk.len(), 320);
+        assert_eq!(bulk, single);
+        assert!(bulk.iter().any(|r| r.deleted) && bulk.iter().any(|r| r.text == "edited"));
+        assert!(
+            bulk.iter().all(|r| r.text != "x"),
+            "Bea cannot edit Amina's messages"
+        );
     }
 
     #[test]

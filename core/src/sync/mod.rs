@@ -43,7 +43,7 @@ use crate::companion::{Companion, GroupInfo, GroupWrite};
 use crate::error::{Error, InputError, Result};
 use crate::group::doc::Touched;
 use crate::group::storage::{self, GroupSummary, MadeInvite, Outgoing, Standing, SyncState};
-use crate::group::{assemble, ChapterDoc, Member};
+use crate::group::{ChapterDoc, Member};
 use crate::identity::{DeviceId, DeviceKeys, Role};
 use crate::membership::{open_epoch, seal_epoch, sign_next, EpochKey};
 use crate::outbox::Outbox;
@@ -1338,17 +1338,15 @@ fn apply_incoming(
     }
     let ids: BTreeSet<_> = touched.messages.into_iter().collect();
     let mut updates = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(record) = assemble(g.chapters, &id)? {
-            // The hybrid clock follows others' stamps, but never more than ten minutes past
-            // this device's time: one member's absurd stamp must not drag everyone's along.
-            let bound = ctx.now.saturating_add(MAX_STAMP_LEAD_MS);
-            g.summary.max_stamp = g.summary.max_stamp.max(record.stamp.min(bound));
-            updates.push(Update {
-                record,
-                local_seq: None,
-            });
-        }
+    for record in crate::group::assemble_many(g.chapters, &ids)? {
+        // The hybrid clock follows others' stamps, but never more than ten minutes past
+        // this device's time: one member's absurd stamp must not drag everyone's along.
+        let bound = ctx.now.saturating_add(MAX_STAMP_LEAD_MS);
+        g.summary.max_stamp = g.summary.max_stamp.max(record.stamp.min(bound));
+        updates.push(Update {
+            record,
+            local_seq: None,
+        });
     }
     inc.messages = updates.len() as u64;
     timeline::apply(g.w, g.row, updates)?;
