@@ -231,3 +231,52 @@ fn two_moderators_changing_membership_offline_resolve_the_same_way_everywhere() 
         );
     }
 }
+
+#[test]
+fn a_change_that_arrives_before_the_one_it_answers_waits_for_it() {
+    let (_dir, relay) = relay();
+    let url = relay.url();
+    let mut ruth = Device::new("Ruth", Role::Moderator, &url);
+    let mut amina = Device::new("Amina", Role::Mother, &url);
+    let mut bea = Device::new("Bea", Role::Mother, &url);
+    let g = ruth.create_group("Night feeds");
+    ruth.admit(&g, &mut amina, Role::Mother);
+    ruth.admit(&g, &mut bea, Role::Mother);
+    for d in [&mut ruth, &mut amina, &mut bea] {
+        d.sync();
+    }
+    // Amina asks; Bea gets the question phone to phone and answers. Ruth receives only Bea's
+    // answer (phone to phone), which depends on a question she has not seen: a gap.
+    amina.send(&g, "Is 3am feeding every night normal?");
+    bea.companion
+        .import_bundle(&amina.companion.export_bundle(&g).unwrap())
+        .unwrap();
+    bea.send(&g, "Completely normal at six weeks");
+    let from_bea = bea.companion.export_bundle(&g).unwrap();
+    let got = ruth.companion.import_bundle(&from_bea).unwrap();
+    assert_eq!(got.envelopes_accepted, 1, "{got:?}");
+    assert!(
+        !ruth
+            .texts(&g)
+            .iter()
+            .any(|(_, t)| t.starts_with("Completely")),
+        "an answer is not shown before what it answers"
+    );
+    // The waiting change survives a restart, and the question arrives later from the relay.
+    ruth.restart();
+    amina.sync();
+    ruth.sync();
+    let texts: Vec<String> = ruth.texts(&g).into_iter().map(|(_, t)| t).collect();
+    assert_eq!(
+        texts,
+        [
+            "Is 3am feeding every night normal?",
+            "Completely normal at six weeks"
+        ]
+    );
+    for d in [&mut amina, &mut bea, &mut ruth] {
+        d.sync();
+    }
+    assert_eq!(amina.texts(&g), ruth.texts(&g));
+    assert_eq!(bea.texts(&g), ruth.texts(&g));
+}
