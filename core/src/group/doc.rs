@@ -418,18 +418,6 @@ impl ChapterDoc {
         out
     }
 
-    /// The newest local change number this device made in the chapter (0: none).
-    pub fn my_seq(&mut self) -> u64 {
-        let me = self.doc.get_actor().clone();
-        self.doc
-            .get_changes(&[])
-            .iter()
-            .filter(|c| *c.actor_id() == me)
-            .map(|c| c.seq())
-            .max()
-            .unwrap_or(0)
-    }
-
     /// Applies changes that [`Self::check_change`] accepted. Duplicates are no-ops.
     pub fn apply(&mut self, changes: Vec<Change>) -> Result<()> {
         self.fresh = false;

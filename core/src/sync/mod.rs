@@ -116,15 +116,6 @@ pub struct PreparedSync {
     sent: Vec<Sent>,
 }
 
-impl PreparedSync {
-    /// Whether it uploads anything (envelopes, operations, a snapshot) or asks for seqs.
-    pub fn carries_work(&self) -> bool {
-        self.sent.iter().any(|s| {
-            !s.own.is_empty() || s.forwarded > 0 || !s.ops.is_empty() || s.snapshot || s.want_seqs
-        })
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Intent {
     Create,
@@ -385,7 +376,7 @@ impl Companion {
             require_moderator(g.summary, &me)?;
             let code = InviteCode::random().map_err(|e| Error::Document(e.to_string()))?;
             let made = MadeInvite {
-                code: code_bytes(&code),
+                code: *code.as_bytes(),
                 role,
                 expires_at: now + valid_for_ms,
                 published: false,
@@ -510,21 +501,23 @@ impl Companion {
             .joins
             .iter()
             .filter_map(|j| j.verify().ok())
-            .map(|req| WaitingMember {
-                device: req.device,
-                name: s
-                    .invites
-                    .iter()
-                    .map(|i| InviteCode::from_bytes(i.code).keys())
-                    .find(|k| k.id() == req.invite)
-                    .and_then(|k| k.open(INTRO_AAD, &req.intro).ok())
-                    .and_then(|b| wire::decode::<JoinIntro>("join intro", &b).ok())
-                    .map(|i| i.name),
-                role: s
-                    .invites
-                    .iter()
-                    .find(|i| InviteCode::from_bytes(i.code).keys().id() == req.invite)
-                    .map_or(Role::Mother, |i| i.role),
+            .map(|req| {
+                // The invite she used, if this device made it: its role, and the key that
+                // opens her introduction.
+                let made = s.invites.iter().find_map(|i| {
+                    let keys = InviteCode::from_bytes(i.code).keys();
+                    (keys.id() == req.invite).then_some((i.role, keys))
+                });
+                WaitingMember {
+                    device: req.device,
+                    name: made.as_ref().and_then(|(_, k)| {
+                        let intro = k.open(INTRO_AAD, &req.intro).ok()?;
+                        wire::decode::<JoinIntro>("join intro", &intro)
+                            .ok()
+                            .map(|i| i.name)
+                    }),
+                    role: made.map_or(Role::Mother, |(role, _)| role),
+                }
             })
             .collect();
         Ok(MembersView {
@@ -647,11 +640,6 @@ pub fn parse_relay_url(raw: &str) -> Result<String> {
     Ok(url.to_string())
 }
 
-fn code_bytes(code: &InviteCode) -> [u8; 10] {
-    // The code's 80 bits, as MadeInvite keeps them.
-    *code.as_bytes()
-}
-
 fn details_aad(group: &GroupId) -> Vec<u8> {
     let mut aad = DETAILS_AAD.to_vec();
     aad.extend_from_slice(&group.0);
@@ -709,10 +697,12 @@ fn resolve_member<'a>(members: &'a [Member], who: &str) -> Result<&'a Member> {
     }
 }
 
-fn membership(g: &GroupWrite<'_, '_>) -> Result<Membership> {
+/// The group's stored log and the membership it verifies to.
+fn log_and_membership(g: &GroupWrite<'_, '_>) -> Result<(Vec<Signed>, Membership)> {
     let log = storage::load_log(&g.w.tx, g.w.cipher, g.row)?;
-    Membership::from_log(&log)
-        .map_err(|e| Error::Document(format!("the stored membership log does not verify: {e}")))
+    let m = Membership::from_log(&log)
+        .map_err(|e| Error::Document(format!("the stored membership log does not verify: {e}")))?;
+    Ok((log, m))
 }
 
 /// One group's part of a request.
@@ -748,9 +738,7 @@ fn prepare_group(g: &mut GroupWrite<'_, '_>, ctx: &Ctx) -> Result<(GroupSync, Se
     sent.forwarded = forwards.len();
     gs.uploads.extend(forwards);
 
-    let log = storage::load_log(&g.w.tx, g.w.cipher, g.row)?;
-    let m = Membership::from_log(&log)
-        .map_err(|e| Error::Document(format!("the stored membership log does not verify: {e}")))?;
+    let (log, m) = log_and_membership(g)?;
     // Operations made here that the relay has not confirmed: the group's creation. They go
     // first; the relay creates the group from them.
     let unconfirmed = &log[(g.summary.sync.log_confirmed as usize).min(log.len())..];
@@ -1257,8 +1245,8 @@ fn apply_incoming(
     forward: bool,
 ) -> Result<Incoming> {
     let mut inc = Incoming::default();
-    let mut m = membership(g)?;
-    apply_log(g, ctx, &mut m, log, &mut inc)?;
+    let (held, mut m) = log_and_membership(g)?;
+    apply_log(g, ctx, &mut m, &held, log, &mut inc)?;
     if g.summary.standing != Standing::Member && g.summary.standing != Standing::Removed {
         refresh_members(g.summary, &m, g.chapters)?;
         return Ok(inc);
@@ -1363,6 +1351,7 @@ fn apply_log(
     g: &mut GroupWrite<'_, '_>,
     ctx: &Ctx,
     m: &mut Membership,
+    held: &[Signed],
     log: &[Signed],
     inc: &mut Incoming,
 ) -> Result<()> {
@@ -1379,7 +1368,6 @@ fn apply_log(
             // Already held: the relay's log is one chain, and a bundle repeats it. An
             // operation this device made (the creation) is confirmed by coming back.
             if op.index >= g.summary.sync.log_confirmed {
-                let held = storage::load_log(&g.w.tx, g.w.cipher, g.row)?;
                 if held.get(op.index as usize) == Some(signed) {
                     g.summary.sync.log_confirmed = op.index + 1;
                 } else {
