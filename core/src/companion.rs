@@ -24,6 +24,7 @@ use crate::group::{
 use crate::identity::{DeviceId, DeviceKeys, Pseudonym, Role};
 use crate::membership::{seal_epoch, EpochKey};
 use crate::message::{next_stamp, MessageId, MessageText, Reaction, SortKey};
+use crate::moderation::Seen;
 use crate::outbox::Outbox;
 use crate::profile::{self, Profile};
 use crate::store::{Store, Writer};
@@ -81,6 +82,18 @@ pub struct TimelineItem {
     pub deleted: bool,
     pub reactions: Vec<ReactionCount>,
     pub state: DeliveryState,
+    /// A moderator hid it (or its author was muted when she posted it). Members see a
+    /// placeholder: `text` is empty unless the viewer is its author or a moderator.
+    pub hidden: bool,
+    /// Waiting for a moderator's approval; only moderators and its author see it.
+    pub held: bool,
+    /// Why it is hidden or held: for its author and moderators only.
+    pub moderation_note: Option<String>,
+    /// A moderator's correction shown under it, and who wrote it.
+    pub correction: Option<String>,
+    pub correction_by: Option<String>,
+    /// The author's content warning.
+    pub warning: Option<String>,
 }
 
 /// A page of the timeline, oldest first. `older` is the cursor for the page before it.
@@ -205,6 +218,7 @@ impl Companion {
             role: Role::Moderator,
             agreement: AgreementKey(keys.agreement_public()),
             since_epoch: 1,
+            since_at: now,
         };
         let key = EpochKey::random()?;
         let epoch = seal_epoch(&id, 1, &key, &BTreeMap::from([(me, me_state)]))?;
@@ -242,6 +256,7 @@ impl Companion {
                 name: self.profile.name.to_string(),
                 role: self.profile.role,
                 since_epoch: 1,
+                admitted_at: now,
             }],
             standing: Standing::Member,
             max_stamp: 0,
@@ -251,6 +266,7 @@ impl Companion {
             keys: BTreeMap::from([(1, key)]),
             sync: SyncState::default(),
             invites: Vec::new(),
+            last_post_at: 0,
         };
         summary.outbox.record(1)?;
         let row = self.store.write(|w| {
@@ -289,8 +305,70 @@ impl Companion {
         Ok(ids[0])
     }
 
+    /// Sends one message with a content warning (shown before the text; members who filter
+    /// such topics see it blurred).
+    pub fn send_with_warning(
+        &mut self,
+        group: &GroupId,
+        text: &str,
+        warning: &str,
+    ) -> Result<MessageId> {
+        let warning = warning.trim();
+        if !crate::group::doc::valid_warning(warning) {
+            return Err(InputError::new(
+                "warning",
+                format!(
+                    "a content warning is 1 to {} characters",
+                    crate::group::doc::MAX_WARNING_CHARS
+                ),
+            )
+            .into());
+        }
+        let ids = self.post(group, &[text], Some(warning))?;
+        Ok(ids[0])
+    }
+
     /// Sends several messages in one transaction: all are stored, or (on any error) none.
     pub fn send_many(&mut self, group: &GroupId, texts: &[&str]) -> Result<Vec<MessageId>> {
+        self.post(group, texts, None)
+    }
+
+    /// Checks the group's rules for this member (rules accepted, not muted, slow mode).
+    fn check_posting(&self, row: i64, count: usize) -> Result<()> {
+        let summary = storage::load(self.store.conn(), self.store.cipher(), row)?;
+        let state = self.state_of(row)?;
+        let me = self.profile.keys.device_id();
+        let now = self.clock.now_ms();
+        let rules = crate::moderation::actions::posting_rules(&state, &summary, &me, now);
+        if rules.must_accept {
+            return Err(Error::RulesNotAccepted);
+        }
+        if let Some(until) = rules.muted_until {
+            return Err(Error::Muted {
+                until,
+                until_text: chrono::DateTime::from_timestamp_millis(until)
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_else(|| until.to_string()),
+            });
+        }
+        if rules.slow_secs > 0 {
+            let next = summary.last_post_at + i64::from(rules.slow_secs) * 1_000;
+            if count > 1 || (summary.last_post_at > 0 && next > now) {
+                let wait = ((next - now).max(0) + 999) / 1_000;
+                return Err(Error::SlowMode {
+                    wait_secs: u32::try_from(wait).unwrap_or(u32::MAX).max(1),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn post(
+        &mut self,
+        group: &GroupId,
+        texts: &[&str],
+        warning: Option<&str>,
+    ) -> Result<Vec<MessageId>> {
         let texts = texts
             .iter()
             .enumerate()
@@ -305,15 +383,19 @@ impl Companion {
             return Ok(Vec::new());
         }
         let row = self.group_row(group)?;
+        self.check_posting(row, texts.len())?;
         let now = self.clock.now_ms();
         self.change_group(row, |g| {
+            g.summary.last_post_at = now;
             let mut updates = Vec::with_capacity(texts.len());
             let mut ids = Vec::with_capacity(texts.len());
             for text in &texts {
                 let id = MessageId::random()?;
                 let stamp = next_stamp(now, g.summary.max_stamp);
                 g.summary.max_stamp = stamp;
-                let change = g.current()?.add_message(&id, text.as_str(), now, stamp)?;
+                let change =
+                    g.current()?
+                        .add_message_with(&id, text.as_str(), now, stamp, warning)?;
                 let local_seq = g.record(&change)?;
                 let record = assemble(g.chapters, &id)?
                     .ok_or_else(|| Error::Document(format!("message {id} vanished")))?;
@@ -390,35 +472,67 @@ impl Companion {
         let (entries, more) =
             timeline::page(self.store.conn(), self.store.cipher(), row, before, limit)?;
         let me = self.profile.keys.device_id();
-        let names: HashMap<DeviceId, &str> = summary
-            .members
-            .iter()
-            .map(|m| (m.device, m.name.as_str()))
-            .collect();
+        let names: HashMap<DeviceId, &Member> =
+            summary.members.iter().map(|m| (m.device, m)).collect();
+        let moderation = self.state_of(row)?;
+        let is_moderator = |d: &DeviceId| names.get(d).is_some_and(|m| m.role == Role::Moderator);
+        let viewer_moderator = is_moderator(&me);
         let items: Vec<TimelineItem> = entries
             .iter()
-            .map(|e| TimelineItem {
-                id: e.id(),
-                sort_key: e.sort_key(),
-                author: e.author(),
-                author_name: names
-                    .get(&e.author())
-                    .map(|n| n.to_string())
-                    .unwrap_or_else(|| format!("member {}", e.author().short())),
-                is_mine: e.author() == me,
-                text: e.text().to_string(),
-                sent_at: e.sent_at(),
-                edited: e.edited_at().is_some() && !e.deleted(),
-                deleted: e.deleted(),
-                reactions: e
-                    .reactions()
-                    .map(|(reaction, devices)| ReactionCount {
-                        reaction,
-                        count: devices.len(),
-                        mine: devices.contains(&me),
-                    })
-                    .collect(),
-                state: e.state(&summary.outbox),
+            .filter_map(|e| {
+                let overlay = moderation.overlay(&Seen {
+                    id: &e.id(),
+                    author: &e.author(),
+                    stamp: e.sort_key().stamp,
+                    author_moderator: is_moderator(&e.author()),
+                    author_admitted_at: names.get(&e.author()).map_or(0, |m| m.admitted_at),
+                    viewer: &me,
+                    viewer_moderator,
+                });
+                if !overlay.visible {
+                    return None;
+                }
+                let correction = moderation.corrections.get(&e.id());
+                Some(TimelineItem {
+                    id: e.id(),
+                    sort_key: e.sort_key(),
+                    author: e.author(),
+                    author_name: names
+                        .get(&e.author())
+                        .filter(|m| !m.name.is_empty())
+                        .map(|m| m.name.clone())
+                        .unwrap_or_else(|| format!("member {}", e.author().short())),
+                    is_mine: e.author() == me,
+                    text: if overlay.show_text {
+                        e.text().to_string()
+                    } else {
+                        String::new()
+                    },
+                    sent_at: e.sent_at(),
+                    edited: e.edited_at().is_some() && !e.deleted(),
+                    deleted: e.deleted(),
+                    reactions: e
+                        .reactions()
+                        .map(|(reaction, devices)| ReactionCount {
+                            reaction,
+                            count: devices.len(),
+                            mine: devices.contains(&me),
+                        })
+                        .collect(),
+                    state: e.state(&summary.outbox),
+                    hidden: overlay.hidden,
+                    held: overlay.held,
+                    moderation_note: overlay.note,
+                    correction: correction.map(|c| c.text.clone()),
+                    correction_by: correction.map(|c| {
+                        names
+                            .get(&c.by)
+                            .filter(|m| !m.name.is_empty())
+                            .map(|m| m.name.clone())
+                            .unwrap_or_else(|| "a moderator".to_string())
+                    }),
+                    warning: e.warning().map(str::to_string),
+                })
             })
             .collect();
         let older = if more {

@@ -96,6 +96,13 @@ pub enum Error {
     MessageDeleted,
     #[error("you are not a member of this group (yet, or any more)")]
     NotAMember,
+    #[error("read and accept the group's rules before posting")]
+    RulesNotAccepted,
+    /// A moderator muted this member; `until` is milliseconds since 1970.
+    #[error("a moderator has paused your posting in this group until {until_text}")]
+    Muted { until: i64, until_text: String },
+    #[error("this group is in slow mode: you can post again in {wait_secs} s")]
+    SlowMode { wait_secs: u32 },
     #[error("group document: {0}")]
     Document(String),
     /// A sync could not be completed; nothing half-done was kept, the next sync resumes.

@@ -13,6 +13,7 @@
 //! - [`membership`]: epoch keys sealed with HPKE; operations signed by this device.
 //! - [`outbox`]: local changes waiting for the relay.
 //! - [`sync`]: the sans-IO sync engine, invites, joining, removal, phone-to-phone bundles.
+//! - [`moderation`]: moderator actions as signed, synced records; rules, review, duty, audit.
 //! - [`companion`]: the facade that ties them together.
 
 pub mod clock;
@@ -23,6 +24,7 @@ pub mod group;
 pub mod identity;
 pub mod membership;
 pub mod message;
+pub mod moderation;
 pub mod outbox;
 pub mod profile;
 pub mod store;

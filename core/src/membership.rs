@@ -184,6 +184,7 @@ mod tests {
                         role: Role::Mother,
                         agreement: AgreementKey(k.agreement_public()),
                         since_epoch: 1,
+                        since_at: 0,
                     },
                 )
             })

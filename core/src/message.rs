@@ -205,6 +205,8 @@ pub struct MessageRecord {
     pub edited_at: Option<i64>,
     pub deleted: bool,
     pub reactions: BTreeMap<Reaction, BTreeSet<DeviceId>>,
+    /// The author's content warning, if any.
+    pub warning: Option<String>,
 }
 
 impl MessageRecord {

@@ -62,6 +62,7 @@ pub struct Entry {
     /// For this device's messages, the sequence number of the change that created it; 0 for
     /// messages from others.
     local_seq: u64,
+    warning: Option<String>,
 }
 
 /// How an entry is encoded: a CBOR array rather than a map, so field names are not repeated
@@ -77,6 +78,8 @@ struct EntryWire(
     bool,
     Vec<(Reaction, serde_bytes::ByteBuf)>,
     u64,
+    // Added with content warnings; entries written before have none.
+    #[serde(default)] Option<String>,
 );
 
 impl From<Entry> for EntryWire {
@@ -91,6 +94,7 @@ impl From<Entry> for EntryWire {
             e.deleted,
             e.reactions,
             e.local_seq,
+            e.warning,
         )
     }
 }
@@ -107,6 +111,7 @@ impl From<EntryWire> for Entry {
             deleted: w.6,
             reactions: w.7,
             local_seq: w.8,
+            warning: w.9,
         }
     }
 }
@@ -134,6 +139,7 @@ impl Entry {
                 })
                 .collect(),
             local_seq,
+            warning: record.warning.clone(),
         }
     }
 
@@ -160,6 +166,10 @@ impl Entry {
     }
     pub fn deleted(&self) -> bool {
         self.deleted
+    }
+    /// The author's content warning, if any.
+    pub fn warning(&self) -> Option<&str> {
+        self.warning.as_deref()
     }
     /// The sequence number of the local change that created this message (0: not local).
     pub fn local_seq(&self) -> u64 {
@@ -427,7 +437,28 @@ mod tests {
             edited_at: None,
             deleted: false,
             reactions: BTreeMap::new(),
+            warning: None,
         }
+    }
+
+    #[test]
+    fn entries_written_before_content_warnings_still_read() {
+        let mut e = Entry::new(&record(5, 1, "hello"), 0);
+        e.warning = Some("loss".into());
+        let mut new = Vec::new();
+        ciborium::into_writer(&e, &mut new).unwrap();
+        assert_eq!(
+            ciborium::from_reader::<Entry, _>(new.as_slice()).unwrap(),
+            e
+        );
+        // The same entry as schema 3 wrote it: nine fields, no warning.
+        let w: EntryWire = e.clone().into();
+        let old = (w.0, w.1, w.2, w.3, w.4, w.5, w.6, w.7, w.8);
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&old, &mut bytes).unwrap();
+        let read: Entry = ciborium::from_reader(bytes.as_slice()).unwrap();
+        assert_eq!(read.warning, None);
+        assert_eq!(read.text, "hello");
     }
 
     fn all(s: &Store) -> Vec<Entry> {

@@ -254,6 +254,8 @@ pub struct MemberState {
     pub agreement: AgreementKey,
     /// The epoch that started with her admission (1 for the creator).
     pub since_epoch: u32,
+    /// When she was admitted: the admitting moderator's clock (the creator's, for her).
+    pub since_at: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,6 +286,10 @@ pub struct Membership {
     /// For every device that ever was a member: the epochs she was a member in, as
     /// half-open ranges `[from, until)`; `until` is `None` while she still is.
     pub tenure: BTreeMap<DeviceId, Vec<(u32, Option<u32>)>>,
+    /// For every device that ever was a moderator: the epochs she moderated in, as half-open
+    /// ranges like `tenure`. A moderator's actions inside a chapter count only if she
+    /// moderated in that chapter's epoch (see [`Membership::was_moderator_in`]).
+    pub moderated: BTreeMap<DeviceId, Vec<(u32, Option<u32>)>>,
     /// Removed members' last accepted envelope sequence numbers.
     pub final_seqs: BTreeMap<DeviceId, u64>,
     /// Hash of the newest operation, and how many there are.
@@ -352,6 +358,7 @@ impl Membership {
             invites: BTreeMap::new(),
             epoch: 0,
             tenure: BTreeMap::new(),
+            moderated: BTreeMap::new(),
             final_seqs: BTreeMap::new(),
             head: op_hash(signed),
             len: 1,
@@ -362,10 +369,12 @@ impl Membership {
                 role: Role::Moderator,
                 agreement: *agreement,
                 since_epoch: 1,
+                since_at: op.at,
             },
         );
         m.start_epoch(epoch)?;
         m.tenure.insert(op.author, vec![(1, None)]);
+        m.moderated.insert(op.author, vec![(1, None)]);
         Ok(m)
     }
 
@@ -459,6 +468,7 @@ impl Membership {
                         role,
                         agreement: req.agreement,
                         since_epoch: epoch.number,
+                        since_at: op.at,
                     },
                 );
                 self.final_seqs.remove(&req.device);
@@ -467,6 +477,12 @@ impl Membership {
                     .entry(req.device)
                     .or_default()
                     .push((epoch.number, None));
+                if role == Role::Moderator {
+                    self.moderated
+                        .entry(req.device)
+                        .or_default()
+                        .push((epoch.number, None));
+                }
             }
             OpBody::Remove {
                 device,
@@ -480,8 +496,12 @@ impl Membership {
                     return Err(LogError::LastModerator);
                 }
                 self.start_epoch(epoch)?;
-                if let Some(last) = self.tenure.get_mut(device).and_then(|t| t.last_mut()) {
-                    last.1 = Some(epoch.number);
+                for spans in [&mut self.tenure, &mut self.moderated] {
+                    if let Some(last) = spans.get_mut(device).and_then(|t| t.last_mut()) {
+                        if last.1.is_none() {
+                            last.1 = Some(epoch.number);
+                        }
+                    }
                 }
                 self.final_seqs.insert(*device, *final_seq);
             }
@@ -489,9 +509,23 @@ impl Membership {
                 let Some(m) = self.members.get_mut(device) else {
                     return Err(LogError::NotMember(*device));
                 };
+                let was = m.role == Role::Moderator;
                 m.role = *role;
                 if !self.has_moderator() {
                     return Err(LogError::LastModerator);
+                }
+                let spans = self.moderated.entry(*device).or_default();
+                match (was, *role == Role::Moderator) {
+                    // She moderates from the current epoch on.
+                    (false, true) => spans.push((self.epoch, None)),
+                    // She keeps the current epoch (devices may already hold her actions in
+                    // it); a demotion that must bite at once is followed by a rotation.
+                    (true, false) => {
+                        if let Some(last) = spans.last_mut() {
+                            last.1 = Some(self.epoch + 1);
+                        }
+                    }
+                    _ => {}
                 }
             }
             OpBody::Rotate { epoch } => self.start_epoch(epoch)?,
@@ -559,6 +593,16 @@ impl Membership {
     /// Whether `device` was a member during `epoch`.
     pub fn was_member_in(&self, device: &DeviceId, epoch: u32) -> bool {
         self.tenure.get(device).is_some_and(|spans| {
+            spans
+                .iter()
+                .any(|(from, until)| epoch >= *from && until.is_none_or(|u| epoch < u))
+        })
+    }
+
+    /// Whether `device` was a moderator during `epoch`: her moderation actions written into
+    /// that epoch's chapter count, wherever and whenever they arrive.
+    pub fn was_moderator_in(&self, device: &DeviceId, epoch: u32) -> bool {
+        self.moderated.get(device).is_some_and(|spans| {
             spans
                 .iter()
                 .any(|(from, until)| epoch >= *from && until.is_none_or(|u| epoch < u))
@@ -853,5 +897,51 @@ pub(crate) mod tests {
             ),
             Err(LogError::LastModerator)
         );
+    }
+
+    #[test]
+    fn moderators_count_in_the_epochs_they_moderated() {
+        let (ruth, a, b) = (key(1), key(2), key(3));
+        let mut log = Log::create(&ruth, 12);
+        log.admit(&ruth, &a, Role::Moderator).unwrap(); // epoch 2
+        log.admit(&ruth, &b, Role::Mother).unwrap(); // epoch 3
+        let s = &log.state;
+        assert!(s.was_moderator_in(&ruth.device(), 1));
+        assert!(!s.was_moderator_in(&a.device(), 1), "before her admission");
+        assert!(s.was_moderator_in(&a.device(), 3));
+        assert!(!s.was_moderator_in(&b.device(), 3), "a mother");
+        // Removing a moderator ends her powers with the new epoch, not before.
+        log.push(
+            &ruth,
+            OpBody::Remove {
+                device: a.device(),
+                final_seq: 1,
+                epoch: seal_to(4, &[ruth.device(), b.device()]),
+            },
+        )
+        .unwrap();
+        assert!(log.state.was_moderator_in(&a.device(), 3));
+        assert!(!log.state.was_moderator_in(&a.device(), 4));
+        // A promotion counts from the current epoch; a demotion keeps it and ends after it.
+        log.push(
+            &ruth,
+            OpBody::SetRole {
+                device: b.device(),
+                role: Role::Moderator,
+            },
+        )
+        .unwrap();
+        assert!(log.state.was_moderator_in(&b.device(), 4));
+        assert!(!log.state.was_moderator_in(&b.device(), 3));
+        log.push(
+            &ruth,
+            OpBody::SetRole {
+                device: b.device(),
+                role: Role::Mother,
+            },
+        )
+        .unwrap();
+        assert!(log.state.was_moderator_in(&b.device(), 4));
+        assert!(!log.state.was_moderator_in(&b.device(), 5));
     }
 }

@@ -10,9 +10,10 @@
 //! ROOT { v: 2, group: bytes, chapter: int,              ← genesis, identical on every device
 //!        name?, capacity_reason?                        ← moderators
 //!        profiles: { <device hex>: pseudonym }          ← each device writes only its own key
-//!        messages: { <message id hex>: { text, sent_at, stamp } }   ← immutable once written;
+//!        messages: { <message id hex>: { text, sent_at, stamp, cw? } } ← immutable once written;
 //!                                                          the author is the actor that made it
-//!        marks:    { "<id hex>/<kind>/<device hex>": value } }      ← edits, deletes, reactions
+//!        marks:    { "<id hex>/<kind>/<device hex>": value } }      ← edits, deletes, reactions,
+//!                                                          moderation records (kind `m`)
 //! ```
 //! The genesis change is built the same way by every device (fixed actor, time 0), so no device
 //! waits for anyone before writing in a new chapter and two devices never create the same map
@@ -37,6 +38,10 @@ use crate::error::{Error, Result};
 use crate::group::GroupId;
 use crate::identity::{parse_hex, DeviceId};
 use crate::message::{MessageId, MessageText, Reaction};
+use crate::moderation::{Held, ModRecord, RecordId};
+
+/// Longest content warning an author may put on a message, in characters.
+pub const MAX_WARNING_CHARS: usize = 100;
 
 const SCHEMA: i64 = 2;
 const GENESIS_MAPS: [&str; 3] = ["profiles", "messages", "marks"];
@@ -57,6 +62,8 @@ pub struct BaseMessage {
     pub text: String,
     pub sent_at: i64,
     pub stamp: i64,
+    /// The author's content warning, if she gave one.
+    pub warning: Option<String>,
 }
 
 /// What a mark says.
@@ -68,6 +75,8 @@ pub enum Mark {
     /// The author deleted the message.
     Deleted(bool),
     Reaction(Reaction, bool),
+    /// A moderation record (see [`crate::moderation`]); the mark's id is the record's.
+    Record(Box<ModRecord>),
 }
 
 impl Mark {
@@ -77,6 +86,7 @@ impl Mark {
             Mark::EditedAt(_) => "ea".into(),
             Mark::Deleted(_) => "d".into(),
             Mark::Reaction(r, _) => format!("r/{}", r.key()),
+            Mark::Record(_) => "m".into(),
         }
     }
 
@@ -85,6 +95,7 @@ impl Mark {
             Mark::Text(t) => ScalarValue::Str(t.as_str().into()),
             Mark::EditedAt(n) => ScalarValue::Int(*n),
             Mark::Deleted(b) | Mark::Reaction(_, b) => ScalarValue::Boolean(*b),
+            Mark::Record(r) => ScalarValue::Bytes(r.encode()),
         }
     }
 
@@ -95,6 +106,7 @@ impl Mark {
             }
             ("ea", ScalarValue::Int(n)) => Some(Mark::EditedAt(*n)),
             ("d", ScalarValue::Boolean(b)) => Some(Mark::Deleted(*b)),
+            ("m", ScalarValue::Bytes(b)) => ModRecord::decode(b).map(|r| Mark::Record(Box::new(r))),
             (k, ScalarValue::Boolean(b)) => k
                 .strip_prefix("r/")
                 .and_then(|r| Reaction::parse(r).ok())
@@ -110,12 +122,15 @@ pub struct Touched {
     pub messages: Vec<MessageId>,
     /// Pseudonyms, or the group's name or capacity reason.
     pub profile_or_info: bool,
+    /// Moderation records (checked: each by someone who may write it).
+    pub records: Vec<Held>,
 }
 
 impl Touched {
     pub fn merge(&mut self, other: Touched) {
         self.messages.extend(other.messages);
         self.profile_or_info |= other.profile_or_info;
+        self.records.extend(other.records);
     }
 }
 
@@ -320,9 +335,28 @@ impl ChapterDoc {
                         .rsplit_once('/')
                         .filter(|(_, writer)| *writer == signer_hex)
                         .and_then(|(rest, _)| rest.split_once('/'))
-                        .filter(|(id, _)| parse_hex::<16>(id).is_some());
-                    match (parsed, put) {
-                        (Some((_, kind)), Some(v)) => Mark::parse(kind, v).is_some(),
+                        .and_then(|(id, kind)| parse_hex::<16>(id).map(|id| (id, kind)));
+                    match (
+                        parsed,
+                        put.and_then(|v| parsed.and_then(|(_, k)| Mark::parse(k, v))),
+                    ) {
+                        // A record is written once and never overwritten (the history is the
+                        // audit log), and only by someone who may make it.
+                        (Some((id, _)), Some(Mark::Record(record))) => {
+                            let ok = op.pred.is_empty()
+                                && (moderator || !record.action.needs_moderator());
+                            if ok {
+                                touched.records.push(Held {
+                                    id: RecordId(id),
+                                    by: *signer,
+                                    chapter: self.chapter,
+                                    carried: false,
+                                    record: *record,
+                                });
+                            }
+                            ok
+                        }
+                        (Some(_), Some(_)) => true,
                         _ => false,
                     }
                 }
@@ -330,6 +364,7 @@ impl ChapterDoc {
                     op.pred.is_empty()
                         && match (key, put) {
                             ("text", Some(ScalarValue::Str(s))) => MessageText::parse(s).is_ok(),
+                            ("cw", Some(ScalarValue::Str(s))) => valid_warning(s),
                             ("sent_at" | "stamp", Some(ScalarValue::Int(_))) => true,
                             _ => false,
                         }
@@ -343,7 +378,7 @@ impl ChapterDoc {
             match which {
                 "root" | "profiles" => touched.profile_or_info = true,
                 "messages" => touched.messages.extend(parse_hex::<16>(key).map(MessageId)),
-                "marks" => touched.messages.extend(
+                "marks" if !key.contains("/m/") => touched.messages.extend(
                     key.split_once('/')
                         .and_then(|(id, _)| parse_hex::<16>(id))
                         .map(MessageId),
@@ -513,6 +548,7 @@ impl ChapterDoc {
             text: self.str(&obj, "text")?,
             sent_at: self.int(&obj, "sent_at")?,
             stamp: self.int(&obj, "stamp")?,
+            warning: self.opt_str(&obj, "cw")?.filter(|w| valid_warning(w)),
         }))
     }
 
@@ -535,7 +571,7 @@ impl ChapterDoc {
             };
             let author = DeviceId::from_slice(actor.to_bytes())
                 .ok_or_else(|| doc_err(format!("message {id} was made by a non-device")))?;
-            let (mut text, mut sent_at, mut stamp) = (None, None, None);
+            let (mut text, mut sent_at, mut stamp, mut warning) = (None, None, None, None);
             for f in self.doc.map_range(&obj, ..) {
                 let n = match &f.value {
                     ValueRef::Scalar(S::Int(n)) => Some(*n),
@@ -544,6 +580,9 @@ impl ChapterDoc {
                 };
                 match (&*f.key, &f.value) {
                     ("text", ValueRef::Scalar(S::Str(t))) => text = Some(t.to_string()),
+                    ("cw", ValueRef::Scalar(S::Str(t))) if valid_warning(t) => {
+                        warning = Some(t.to_string())
+                    }
                     ("sent_at", _) => sent_at = n,
                     ("stamp", _) => stamp = n,
                     _ => {}
@@ -559,6 +598,7 @@ impl ChapterDoc {
                     text: text.ok_or_else(|| missing("text"))?,
                     sent_at: sent_at.ok_or_else(|| missing("sent_at"))?,
                     stamp: stamp.ok_or_else(|| missing("stamp"))?,
+                    warning,
                 },
             );
         }
@@ -581,6 +621,9 @@ impl ChapterDoc {
             let Some((kind, writer)) = rest.rsplit_once('/') else {
                 continue;
             };
+            if kind == "m" {
+                continue; // a moderation record, read through the moderation table
+            }
             if let (Some(id), Some(w), Some(mark)) = (
                 parse_hex::<16>(id),
                 parse_hex(writer),
@@ -642,15 +685,43 @@ impl ChapterDoc {
         sent_at: i64,
         stamp: i64,
     ) -> Result<LocalChange> {
+        self.add_message_with(id, text, sent_at, stamp, None)
+    }
+
+    /// Adds a message written by this device, with a content warning if `warning` is given.
+    pub fn add_message_with(
+        &mut self,
+        id: &MessageId,
+        text: &str,
+        sent_at: i64,
+        stamp: i64,
+        warning: Option<&str>,
+    ) -> Result<LocalChange> {
         let messages = self.map(&ROOT, "messages")?;
         if self.has_message(id)? {
             return Err(doc_err(format!("message {id} already exists")));
+        }
+        if warning.is_some_and(|w| !valid_warning(w)) {
+            return Err(doc_err("a content warning is 1 to 100 characters"));
         }
         self.in_change(|d| {
             let obj = d.put_object(&messages, id.to_hex(), ObjType::Map)?;
             d.put(&obj, "text", text)?;
             d.put(&obj, "sent_at", sent_at)?;
             d.put(&obj, "stamp", stamp)?;
+            if let Some(w) = warning {
+                d.put(&obj, "cw", w)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Writes a moderation record by this device (checked by the caller).
+    pub fn add_record(&mut self, id: &RecordId, record: &ModRecord) -> Result<LocalChange> {
+        let obj = self.map(&ROOT, "marks")?;
+        let key = format!("{id}/m/{}", self.me().to_hex());
+        self.in_change(|d| {
+            d.put(&obj, key.as_str(), ScalarValue::Bytes(record.encode()))?;
             Ok(())
         })
     }
@@ -771,6 +842,11 @@ impl ChapterDoc {
             Some(_) => Err(doc_err(format!("{key} should be text"))),
         }
     }
+}
+
+/// Whether `w` is an acceptable content warning: 1 to [`MAX_WARNING_CHARS`] characters.
+pub fn valid_warning(w: &str) -> bool {
+    !w.trim().is_empty() && w.chars().count() <= MAX_WARNING_CHARS
 }
 
 fn short_actor(a: &ActorId) -> String {

@@ -118,6 +118,9 @@ pub struct Member {
     pub role: Role,
     /// The key epoch that began with her admission.
     pub since_epoch: u32,
+    /// When she was admitted (the admitting moderator's clock); 0 if not known.
+    #[serde(default)]
+    pub admitted_at: i64,
 }
 
 /// A message as the timeline shows it: its chapter's base plus every mark on it, in chapter
@@ -188,6 +191,7 @@ fn compose(b: doc::BaseMessage, marks: Vec<(DeviceId, Mark)>) -> MessageRecord {
         edited_at: None,
         deleted: false,
         reactions: BTreeMap::new(),
+        warning: b.warning,
     };
     let mut reactions: BTreeMap<(Reaction, DeviceId), bool> = BTreeMap::new();
     for (writer, mark) in marks {

@@ -108,6 +108,9 @@ pub struct GroupSummary {
     pub keys: BTreeMap<u32, EpochKey>,
     pub sync: SyncState,
     pub invites: Vec<MadeInvite>,
+    /// When this device last posted here (its clock), for slow mode.
+    #[serde(default)]
+    pub last_post_at: i64,
 }
 
 fn summary_aad(row: i64) -> Vec<u8> {

@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_sync.sql"),
     include_str!("migrations/0003_forwarding.sql"),
+    include_str!("migrations/0004_moderation.sql"),
 ];
 
 /// The newest schema this build understands.

@@ -467,6 +467,7 @@ impl Companion {
                 ..SyncState::default()
             },
             invites: Vec::new(),
+            last_post_at: 0,
         };
         refresh_members(&mut summary, &m, &BTreeMap::new())?;
         self.store.write(|w| {
@@ -646,7 +647,7 @@ fn details_aad(group: &GroupId) -> Vec<u8> {
     aad
 }
 
-fn require_moderator(s: &GroupSummary, me: &DeviceId) -> Result<()> {
+pub(crate) fn require_moderator(s: &GroupSummary, me: &DeviceId) -> Result<()> {
     if s.standing != Standing::Member {
         return Err(Error::NotAMember);
     }
@@ -668,7 +669,7 @@ fn require_moderator(s: &GroupSummary, me: &DeviceId) -> Result<()> {
     Ok(())
 }
 
-fn resolve_member<'a>(members: &'a [Member], who: &str) -> Result<&'a Member> {
+pub(crate) fn resolve_member<'a>(members: &'a [Member], who: &str) -> Result<&'a Member> {
     let wanted = who.trim();
     if let Some(id) = DeviceId::parse_hex(wanted) {
         if let Some(m) = members.iter().find(|m| m.device == id) {
@@ -698,7 +699,7 @@ fn resolve_member<'a>(members: &'a [Member], who: &str) -> Result<&'a Member> {
 }
 
 /// The group's stored log and the membership it verifies to.
-fn log_and_membership(g: &GroupWrite<'_, '_>) -> Result<(Vec<Signed>, Membership)> {
+pub(crate) fn log_and_membership(g: &GroupWrite<'_, '_>) -> Result<(Vec<Signed>, Membership)> {
     let log = storage::load_log(&g.w.tx, g.w.cipher, g.row)?;
     let m = Membership::from_log(&log)
         .map_err(|e| Error::Document(format!("the stored membership log does not verify: {e}")))?;
@@ -924,6 +925,7 @@ fn build_ops(
                 role: invite.role,
                 agreement: req.agreement,
                 since_epoch: n,
+                since_at: ctx.now,
             },
         );
         let key = EpochKey::random()?;
@@ -1311,7 +1313,10 @@ fn apply_incoming(
             // Changes that waited for these may have applied too: look at all that did.
             for c in doc.changes_since(&heads) {
                 if let Some(author) = DeviceId::from_slice(c.actor_id().to_bytes()) {
-                    if let Ok(t) = doc.check_held_change(&c, &author, true) {
+                    if let Ok(mut t) = doc.check_held_change(&c, &author, true) {
+                        // Checked with the right role when it arrived; its records were
+                        // taken then.
+                        t.records.clear();
                         touched.merge(t);
                     }
                 }
@@ -1324,6 +1329,7 @@ fn apply_incoming(
     if touched.profile_or_info || inc.new_chapter {
         refresh_members(g.summary, &m, g.chapters)?;
     }
+    crate::moderation::store::put(g.w, g.row, &touched.records)?;
     let ids: BTreeSet<_> = touched.messages.into_iter().collect();
     let mut updates = Vec::with_capacity(ids.len());
     for record in crate::group::assemble_many(g.chapters, &ids)? {
@@ -1449,7 +1455,45 @@ fn apply_log(
         if let Some(change) = change {
             g.record(&change)?;
         }
+        if m.was_moderator_in(&ctx.me, g.summary.chapter) {
+            carry_moderation(g, ctx)?;
+        }
     }
+    Ok(())
+}
+
+/// Carries the moderation records that still shape the group (rules, pins, running mutes,
+/// settings, duty) into the new chapter, for members who hold only the chapters from their
+/// admission on.
+fn carry_moderation(g: &mut GroupWrite<'_, '_>, ctx: &Ctx) -> Result<()> {
+    use crate::moderation::{store, Action, Held, ModRecord, ModState, RecordId};
+    let state = ModState::fold(store::list(&g.w.tx, g.w.cipher, g.row)?);
+    let records = state.live_records(ctx.now);
+    if records.is_empty() {
+        return Ok(());
+    }
+    let record = ModRecord {
+        at: ctx.now,
+        why: String::new(),
+        action: Action::Carry { records },
+    };
+    record
+        .validate()
+        .map_err(|e| Error::Document(format!("carrying moderation: {e}")))?;
+    let id = RecordId::random()?;
+    let change = g.current()?.add_record(&id, &record)?;
+    g.record(&change)?;
+    store::put(
+        g.w,
+        g.row,
+        &[Held {
+            id,
+            by: ctx.me,
+            chapter: g.summary.chapter,
+            carried: false,
+            record,
+        }],
+    )?;
     Ok(())
 }
 
@@ -1492,9 +1536,11 @@ fn open_envelope(
     if sections.is_empty() {
         return Ok(None);
     }
-    let moderator = m.is_moderator(&h.author);
     let mut out = Vec::new();
     for sec in sections {
+        // Moderation counts in the chapters of the epochs she moderated in, whenever it
+        // arrives: every device reaches the same verdict on the same change.
+        let moderator = m.was_moderator_in(&h.author, sec.chapter);
         check_attestation(&sec.attestation, &h.group, sec.chapter, &h.author)
             .map_err(|e| format!("{who}: {e}"))?;
         let doc = match g.chapters.entry(sec.chapter) {
@@ -1561,7 +1607,7 @@ fn load_snapshot(
         &doc_bytes,
         attestations,
         |d| m.was_member_in(d, h.chapter),
-        |d| m.is_moderator(d),
+        |d| m.was_moderator_in(d, h.chapter),
     )?;
     let VerifiedSnapshot {
         doc: loaded,
@@ -1711,6 +1757,7 @@ fn refresh_members(
                 .unwrap_or_default(),
             role: st.role,
             since_epoch: st.since_epoch,
+            admitted_at: st.since_at,
         })
         .collect();
     Ok(())
