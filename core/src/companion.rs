@@ -535,8 +535,10 @@ impl Companion {
                 })
             })
             .collect();
+        // From the page's first entry, shown or not: a held post at the top of a page must
+        // not end the paging.
         let older = if more {
-            items.first().map(|i| i.sort_key)
+            entries.first().map(|e| e.sort_key())
         } else {
             None
         };

@@ -434,13 +434,40 @@ impl Companion {
         Ok(target.device)
     }
 
+    /// Writes a record without checking this device's role: what a tampered client would
+    /// do, for tests that check every other device refuses it.
+    #[cfg(feature = "forge")]
+    #[doc(hidden)]
+    pub fn forge_record(&mut self, group: &GroupId, action: Action, why: &str) -> Result<RecordId> {
+        self.write_record_as(group, action, why, false)
+    }
+
+    fn write_record(&mut self, group: &GroupId, action: Action, why: &str) -> Result<RecordId> {
+        self.write_record_as(group, action, why, true)
+    }
+
     /// Writes one record by this device: checked exactly as every receiving device will check
     /// it, then into the newest chapter and the moderation table in one transaction.
-    fn write_record(&mut self, group: &GroupId, action: Action, why: &str) -> Result<RecordId> {
+    fn write_record_as(
+        &mut self,
+        group: &GroupId,
+        action: Action,
+        why: &str,
+        checked: bool,
+    ) -> Result<RecordId> {
         let row = self.group_row(group)?;
         let me = self.profile.keys.device_id();
+        // Records fold in time order: a record is dated after every record this device holds,
+        // so an action always lands after the ones its writer saw (a restore after its hide),
+        // even within one clock tick or behind a faster clock.
+        let newest = store::list(self.store.conn(), self.store.cipher(), row)?
+            .iter()
+            .flat_map(|h| h.clone().flatten())
+            .map(|h| h.record.at)
+            .max()
+            .unwrap_or(i64::MIN);
         let record = ModRecord {
-            at: self.clock.now_ms(),
+            at: self.clock.now_ms().max(newest.saturating_add(1)),
             why: why.trim().to_string(),
             action,
         };
@@ -451,7 +478,10 @@ impl Companion {
                 return Err(Error::NotAMember);
             }
             let (_, m) = log_and_membership(g)?;
-            if record.action.needs_moderator() && !m.was_moderator_in(&me, g.summary.chapter) {
+            if checked
+                && record.action.needs_moderator()
+                && !m.was_moderator_in(&me, g.summary.chapter)
+            {
                 return Err(Error::NotAllowed {
                     action: "moderate this group",
                     allowed: "its moderators",

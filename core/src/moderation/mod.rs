@@ -286,11 +286,8 @@ impl ModRecord {
 
     fn validate_action(&self, top: bool) -> Result<(), InputError> {
         match &self.action {
-            Action::Correct { text, .. } => {
-                if !text.is_empty() {
-                    MessageText::parse(text)
-                        .map_err(|e| InputError::new("correction", e.reason))?;
-                }
+            Action::Correct { text, .. } if !text.is_empty() => {
+                MessageText::parse(text).map_err(|e| InputError::new("correction", e.reason))?;
             }
             Action::Pin { resource } => {
                 not_blank("title", &resource.title)?;
@@ -300,13 +297,11 @@ impl ModRecord {
                 not_blank("source", &resource.source)?;
                 too_long("source", &resource.source, MAX_SOURCE_CHARS)?;
             }
-            Action::Mute { until, .. } => {
-                if *until <= self.at || *until - self.at > MAX_MUTE_MS {
-                    return Err(InputError::new(
-                        "until",
-                        "a mute lasts from a minute to 90 days; remove a member for longer",
-                    ));
-                }
+            Action::Mute { until, .. } if *until <= self.at || *until - self.at > MAX_MUTE_MS => {
+                return Err(InputError::new(
+                    "until",
+                    "a mute ends after it starts and lasts at most 90 days; remove a member for longer",
+                ));
             }
             Action::Hold {
                 new_member_days, ..
@@ -657,13 +652,13 @@ impl ModState {
                 Action::Pin { .. } if self.pins.contains_key(&h.id) => {
                     live.insert(h.id, carried(h));
                 }
-                Action::Mute { member, until } if *until > now => {
-                    if self
-                        .muted_at(member, now)
-                        .is_some_and(|(d, _)| d.at == h.record.at && d.by == h.by)
-                    {
-                        live.insert(h.id, carried(h));
-                    }
+                Action::Mute { member, until }
+                    if *until > now
+                        && self
+                            .muted_at(member, now)
+                            .is_some_and(|(d, _)| d.at == h.record.at && d.by == h.by) =>
+                {
+                    live.insert(h.id, carried(h));
                 }
                 Action::Hold { .. } | Action::SlowMode { .. } => {
                     newest_setting.insert(h.record.action.name(), h);
