@@ -11,6 +11,7 @@
 //! Exit codes: 0 success, 1 the operation failed (store, crypto, file system, relay
 //! unreachable), 2 bad input or usage (the message says what to change).
 
+mod moderate;
 mod relay;
 mod secret;
 
@@ -83,6 +84,10 @@ enum Command {
         text: Option<String>,
         #[arg(long, conflicts_with = "text")]
         stdin: bool,
+        /// A content warning shown before the message (like "pregnancy loss"); members who
+        /// filter such topics see it blurred.
+        #[arg(long, value_name = "TEXT", conflicts_with = "stdin")]
+        warning: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -163,6 +168,8 @@ enum Command {
     /// Phone to phone: carry a group's news in a file when there is no connection.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    #[command(flatten)]
+    Moderate(moderate::ModCommand),
 }
 
 #[derive(Subcommand)]
@@ -201,9 +208,9 @@ enum GroupCommand {
 }
 
 /// A failure and how the process should exit.
-struct Failure {
-    message: String,
-    usage: bool,
+pub(crate) struct Failure {
+    pub(crate) message: String,
+    pub(crate) usage: bool,
 }
 
 impl From<Error> for Failure {
@@ -219,6 +226,9 @@ impl From<Error> for Failure {
                 | Error::MessageDeleted
                 | Error::NotAMember
                 | Error::JoinRefused { .. }
+                | Error::RulesNotAccepted
+                | Error::Muted { .. }
+                | Error::SlowMode { .. }
         );
         let mut message = e.to_string();
         if let Error::Store(StoreError::NotFound { .. }) = e {
@@ -355,6 +365,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             group,
             text,
             stdin,
+            warning,
             json,
         } => {
             let texts =
@@ -371,7 +382,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let mut c = Companion::open(&home, secret)?;
             let g = c.find_group(&group)?;
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let ids = c.send_many(&g.id, &refs)?;
+            let ids = match &warning {
+                Some(w) => vec![c.send_with_warning(&g.id, &refs[0], w)?],
+                None => c.send_many(&g.id, &refs)?,
+            };
             if json {
                 print_json(
                     &mut out,
@@ -701,6 +715,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
         }
+        Command::Moderate(cmd) => moderate::run(cmd, &home, secret, &mut out)?,
     }
     out.flush()?;
     Ok(())
@@ -903,10 +918,16 @@ fn group_by_id(c: &Companion, id: &GroupId) -> Result<GroupInfo, Failure> {
 
 /// `--valid-for`: a whole number of minutes, hours or days, at most 90 days.
 fn parse_valid_for(s: &str) -> Result<i64, InputError> {
+    parse_duration(s, "--valid-for", "an invite can be valid")
+}
+
+/// A whole number of minutes, hours or days, from 1 minute to 90 days, as milliseconds.
+/// `field` names the option in errors; `what` says what lasts ("a mute can last").
+pub(crate) fn parse_duration(s: &str, field: &str, what: &str) -> Result<i64, InputError> {
     const MAX_DAYS: i64 = 90;
     let bad = || {
         InputError::new(
-            "--valid-for",
+            field,
             format!(
                 "{s:?} is not a duration; use a whole number with m (minutes), h (hours) or d \
                  (days), like 30m, 12h or 7d"
@@ -924,8 +945,8 @@ fn parse_valid_for(s: &str) -> Result<i64, InputError> {
     let ms = n.checked_mul(unit_ms).ok_or_else(bad)?;
     if ms <= 0 || ms > MAX_DAYS * 86_400_000 {
         return Err(InputError::new(
-            "--valid-for",
-            format!("an invite can be valid from 1 minute up to {MAX_DAYS} days; got {s}"),
+            field,
+            format!("{what} from 1 minute up to {MAX_DAYS} days; got {s}"),
         ));
     }
     Ok(ms)
@@ -1008,7 +1029,7 @@ fn group_json(g: &GroupInfo) -> serde_json::Value {
 }
 
 /// The device clock's time, shown as such (RFC 3339, UTC, milliseconds).
-fn rfc3339(ms: i64) -> String {
+pub(crate) fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .unwrap_or_else(|| format!("invalid time {ms}"))
@@ -1030,11 +1051,17 @@ fn item_json(i: &TimelineItem) -> serde_json::Value {
             "mine": r.mine,
         })).collect::<Vec<_>>(),
         "cursor": i.sort_key.to_hex(),
+        "hidden": i.hidden,
+        "held": i.held,
+        "moderation_note": i.moderation_note,
+        "correction": i.correction,
+        "correction_by": i.correction_by,
+        "warning": i.warning,
     })
 }
 
 /// The device clock's time in the local zone, for people.
-fn local_time(ms: i64) -> String {
+pub(crate) fn local_time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| {
             t.with_timezone(&chrono::Local)
@@ -1048,10 +1075,19 @@ fn item_line(i: &TimelineItem) -> String {
     let when = local_time(i.sent_at);
     let text = if i.deleted {
         "(message deleted)".to_string()
+    } else if i.hidden && i.text.is_empty() {
+        "(removed by a moderator)".to_string()
+    } else if let Some(w) = &i.warning {
+        format!("[content warning: {w}] {}", i.text)
     } else {
         i.text.clone()
     };
     let mut notes = Vec::new();
+    if let Some(n) = &i.moderation_note {
+        notes.push(n.clone());
+    } else if i.hidden {
+        notes.push("hidden".to_string());
+    }
     if i.edited {
         notes.push("edited".to_string());
     }
@@ -1059,15 +1095,22 @@ fn item_line(i: &TimelineItem) -> String {
         notes.push(format!("{} {}", r.reaction.label(), r.count));
     }
     notes.push(i.state.as_str().to_string());
-    format!(
+    let mut line = format!(
         "[{when}] {}: {text}  ({}) {}",
         i.author_name,
         notes.join(", "),
         i.id
-    )
+    );
+    if let (Some(c), Some(by)) = (&i.correction, &i.correction_by) {
+        line.push_str(&format!("\n    moderator's note from {by}: {c}"));
+    }
+    line
 }
 
-fn print_json(out: &mut impl Write, value: &impl serde::Serialize) -> Result<(), Failure> {
+pub(crate) fn print_json(
+    out: &mut impl Write,
+    value: &impl serde::Serialize,
+) -> Result<(), Failure> {
     serde_json::to_writer(&mut *out, value).map_err(|e| Failure {
         message: e.to_string(),
         usage: false,

@@ -493,3 +493,106 @@ fn rfc3339_ms(s: &str) -> i64 {
     let days = era * 146_097 + doe - 719_468;
     ((days * 24 + n(11..13)) * 60 + n(14..16)) * 60_000 + n(17..19) * 1000 + n(20..23)
 }
+
+#[test]
+fn moderation_from_the_command_line() {
+    let (_dir, relay) = relay();
+    let (ada, bea) = moderator_and_mother(&relay.url());
+
+    // Rules first: Bea cannot post until she accepts them.
+    ok(&ada, &["rules", GROUP, "--set", "Be kind; share sources."]);
+    ok(&ada, &["sync"]);
+    ok(&bea, &["sync"]);
+    let rules = json(&bea, &["rules", GROUP, "--json"]);
+    assert_eq!(rules["must_accept"], true, "{rules}");
+    let err = fails(&bea, &["send", GROUP, "hello"], 2);
+    assert!(err.contains("accept the group's rules"), "{err}");
+    ok(&bea, &["rules", GROUP, "--accept"]);
+    let ids = json(
+        &bea,
+        &["send", GROUP, "Eat liver, it's full of iron", "--json"],
+    );
+    let claim = ids[0].as_str().unwrap().to_string();
+    json(&bea, &["send", GROUP, "Anyone tried yoga?", "--json"]);
+    ok(&bea, &["sync"]);
+    ok(&ada, &["sync"]);
+
+    // Bad input names the problem and changes nothing.
+    let err = fails(&ada, &["hide", GROUP, "not-an-id", "--reason", "x"], 2);
+    assert!(err.contains("MESSAGE_ID"), "{err}");
+    let err = fails(&ada, &["hide", GROUP, &"ab".repeat(16), "--reason", "x"], 2);
+    assert!(err.contains("no message"), "{err}");
+    let err = fails(&ada, &["mute", GROUP, "Bea", "--for", "forever"], 2);
+    assert!(err.contains("--for"), "{err}");
+    let err = fails(&bea, &["hide", GROUP, &claim, "--reason", "x"], 2);
+    assert!(err.contains("moderators"), "{err}");
+
+    let hidden = json(
+        &ada,
+        &[
+            "hide",
+            GROUP,
+            &claim,
+            "--reason",
+            "liver is not advised in pregnancy",
+            "--json",
+        ],
+    );
+    assert_eq!(hidden["action"], "hide");
+    let yoga = read(&ada, GROUP)
+        .iter()
+        .find(|m| m["text"] == "Anyone tried yoga?")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(
+        &ada,
+        &[
+            "correct",
+            GROUP,
+            &yoga,
+            "Pregnancy yoga classes are safe; tell the teacher your weeks.",
+        ],
+    );
+    ok(&ada, &["sync"]);
+    ok(&bea, &["sync"]);
+
+    let items = read(&bea, GROUP);
+    let by_id = |id: &str| items.iter().find(|m| m["id"] == id).unwrap().clone();
+    let mine = by_id(&claim);
+    assert_eq!(mine["hidden"], true);
+    assert_eq!(
+        mine["moderation_note"],
+        "removed by a moderator: liver is not advised in pregnancy"
+    );
+    let corrected = by_id(&yoga);
+    assert_eq!(corrected["hidden"], false);
+    assert!(corrected["correction"]
+        .as_str()
+        .unwrap()
+        .contains("tell the teacher"));
+    assert_eq!(corrected["correction_by"], "Midwife Ada");
+
+    let audit = json(&ada, &["audit", GROUP, "--json"]);
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["rules", "hide", "correct"]);
+    let err = fails(&bea, &["audit", GROUP], 2);
+    assert!(err.contains("moderators"), "{err}");
+    let activity = json(&ada, &["activity", GROUP, "--json"]);
+    let bea_row = activity
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["member"] == "Bea")
+        .unwrap()
+        .clone();
+    assert_eq!(bea_row["posts_7d"], 2, "{activity}");
+    let view = json(&bea, &["moderation", GROUP, "--json"]);
+    assert_eq!(view["nobody_on_duty"], true, "{view}");
+}

@@ -1,0 +1,541 @@
+//! The moderator's toolkit and the group's rules on the command line. Every action is saved on
+//! this device first and goes out with the next `hearth sync`, like a message.
+
+use std::io::Write;
+use std::path::Path;
+
+use clap::Subcommand;
+use hearth_core::moderation::actions::{ActivityRow, AuditItem, ModerationView};
+use hearth_core::{Companion, GroupId, InputError, MessageId, StoreSecret};
+use serde_json::json;
+
+use crate::{local_time, parse_duration, print_json, rfc3339, Failure};
+
+#[derive(Subcommand)]
+pub(crate) enum ModCommand {
+    /// Hide a message from members (moderators). Its author sees the reason.
+    Hide {
+        group: String,
+        message: String,
+        /// Why; the author sees it and it goes in the audit log.
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a hidden message again (moderators).
+    Restore {
+        group: String,
+        message: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Attach a moderator's correction under a message, visible to all (moderators). An empty
+    /// TEXT withdraws it.
+    Correct {
+        group: String,
+        message: String,
+        text: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pin a resource: a curated answer and where it comes from (moderators).
+    Pin {
+        group: String,
+        /// The answer itself.
+        text: String,
+        #[arg(long)]
+        title: String,
+        /// Where it comes from, like "NHS: Your baby's movements".
+        #[arg(long)]
+        source: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Unpin a resource by its id (or the start of it) or its title (moderators).
+    Unpin {
+        group: String,
+        pin: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause a member's posting for a while (moderators).
+    Mute {
+        group: String,
+        /// Her pseudonym or member id.
+        member: String,
+        /// How long: 30m, 12h, 7d (at most 90d).
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let a muted member post again (moderators).
+    Unmute {
+        group: String,
+        member: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hold posts for review until a moderator approves them (moderators).
+    Hold {
+        group: String,
+        /// Hold every post in the group: on or off.
+        #[arg(long, value_name = "on|off")]
+        all: String,
+        /// Also hold posts by members in their first DAYS days (0: off).
+        #[arg(long, value_name = "DAYS", default_value_t = 0)]
+        new_members: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a held post to the group (moderators).
+    Approve {
+        group: String,
+        message: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Keep a held post from the group; its author sees the reason (moderators).
+    Reject {
+        group: String,
+        message: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Slow mode: members post at most once per SECONDS (0: off) (moderators).
+    SlowMode {
+        group: String,
+        seconds: u32,
+        /// A longer interval while no moderator is on duty.
+        #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+        off_duty: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the group's rules; set them (moderators) or accept them (members).
+    Rules {
+        group: String,
+        #[arg(long, value_name = "TEXT", conflicts_with = "accept")]
+        set: Option<String>,
+        #[arg(long)]
+        accept: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Go on or off duty in a group (moderators).
+    Duty {
+        group: String,
+        #[arg(value_name = "on|off")]
+        state: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every moderator action: who, what, when and why (moderators).
+    Audit {
+        group: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Members' last post and posts in the last 7 and 28 days, quietest first (moderators).
+    Activity {
+        group: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The group's rules, pins, review and slow-mode settings, who is on duty, and whether
+    /// you may post.
+    Moderation {
+        group: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn on_off(s: &str, field: &str) -> Result<bool, InputError> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "on" | "yes" | "true" => Ok(true),
+        "off" | "no" | "false" => Ok(false),
+        other => Err(InputError::new(
+            field,
+            format!("{other:?}: expected on or off"),
+        )),
+    }
+}
+
+fn message(s: &str) -> Result<MessageId, InputError> {
+    MessageId::parse(s).map_err(|e| InputError::new("MESSAGE_ID", e.reason))
+}
+
+/// Prints what a record-writing action did.
+fn done(
+    out: &mut impl Write,
+    json: bool,
+    group: &GroupId,
+    action: &str,
+    id: &hearth_core::moderation::RecordId,
+    said: &str,
+) -> Result<(), Failure> {
+    if json {
+        print_json(
+            out,
+            &json!({"id": id.to_hex(), "group": group.to_hex(), "action": action, "synced": false}),
+        )
+    } else {
+        writeln!(
+            out,
+            "{said}; saved on this device, it reaches the group with your next `hearth sync`"
+        )?;
+        Ok(())
+    }
+}
+
+pub(crate) fn run(
+    cmd: ModCommand,
+    home: &Path,
+    secret: StoreSecret,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let mut c = Companion::open(home, secret)?;
+    let gid = |c: &Companion, g: &str| -> Result<GroupId, Failure> { Ok(c.find_group(g)?.id) };
+    match cmd {
+        ModCommand::Hide {
+            group,
+            message: m,
+            reason,
+            json,
+        } => {
+            let g = gid(&c, &group)?;
+            let id = c.hide(&g, &message(&m)?, &reason)?;
+            done(out, json, &g, "hide", &id, "hidden")?;
+        }
+        ModCommand::Restore {
+            group,
+            message: m,
+            reason,
+            json,
+        } => {
+            let g = gid(&c, &group)?;
+            let id = c.restore(&g, &message(&m)?, &reason)?;
+            done(out, json, &g, "restore", &id, "restored")?;
+        }
+        ModCommand::Correct {
+            group,
+            message: m,
+            text,
+            json,
+        } => {
+            let g = gid(&c, &group)?;
+            let id = c.correct(&g, &message(&m)?, &text)?;
+            let said = if text.trim().is_empty() {
+                "correction withdrawn"
+            } else {
+                "correction attached"
+            };
+            done(out, json, &g, "correct", &id, said)?;
+        }
+        ModCommand::Pin {
+            group,
+            text,
+            title,
+            source,
+            json,
+        } => {
+            let g = gid(&c, &group)?;
+            let id = c.pin(&g, &title, &text, &source)?;
+            done(out, json, &g, "pin", &id, &format!("pinned (id {id})"))?;
+        }
+        ModCommand::Unpin { group, pin, json } => {
+            let g = gid(&c, &group)?;
+            let id = c.unpin(&g, &pin)?;
+            done(out, json, &g, "unpin", &id, "unpinned")?;
+        }
+        ModCommand::Mute {
+            group,
+            member,
+            duration,
+            reason,
+            json,
+        } => {
+            let ms = parse_duration(&duration, "--for", "a mute can last")?;
+            let g = gid(&c, &group)?;
+            let id = c.mute(&g, &member, ms, &reason)?;
+            done(
+                out,
+                json,
+                &g,
+                "mute",
+                &id,
+                &format!("{member} muted for {duration}"),
+            )?;
+        }
+        ModCommand::Unmute {
+            group,
+            member,
+            json,
+        } => {
+            let g = gid(&c, &group)?;
+            let id = c.unmute(&g, &member)?;
+            done(
+                out,
+                json,
+                &g,
+                "unmute",
+                &id,
+                &format!("{member} may post again"),
+            )?;
+        }
+        ModCommand::Hold {
+            group,
+            all,
+            new_members,
+            json,
+        } => {
+            let all = on_off(&all, "--all")?;
+            let g = gid(&c, &group)?;
+            let id = c.set_hold(&g, all, new_members)?;
+            let said = match (all, new_members) {
+                (true, _) => "every post now waits for a moderator's approval".to_string(),
+                (false, 0) => "posts no longer wait for approval".to_string(),
+                (false, n) => format!("posts by members in their first {n} days wait for approval"),
+            };
+            done(out, json, &g, "hold", &id, &said)?;
+        }
+        ModCommand::Approve {
+            group,
+            message: m,
+            json,
+        } => {
+            let g = gid(&c, &group)?;
+            let id = c.approve(&g, &message(&m)?)?;
+            done(out, json, &g, "approve", &id, "approved")?;
+        }
+        ModCommand::Reject {
+            group,
+            message: m,
+            reason,
+            json,
+        } => {
+            let g = gid(&c, &group)?;
+            let id = c.reject(&g, &message(&m)?, &reason)?;
+            done(out, json, &g, "reject", &id, "rejected")?;
+        }
+        ModCommand::SlowMode {
+            group,
+            seconds,
+            off_duty,
+            json,
+        } => {
+            let g = gid(&c, &group)?;
+            let id = c.set_slow_mode(&g, seconds, off_duty)?;
+            let said = if seconds == 0 && off_duty == 0 {
+                "slow mode off".to_string()
+            } else {
+                format!(
+                    "slow mode: one post per {seconds} s ({off_duty} s while nobody is on duty)"
+                )
+            };
+            done(out, json, &g, "slow_mode", &id, &said)?;
+        }
+        ModCommand::Rules {
+            group,
+            set,
+            accept,
+            json,
+        } => {
+            let g = gid(&c, &group)?;
+            if let Some(text) = set {
+                let id = c.set_rules(&g, &text)?;
+                done(
+                    out,
+                    json,
+                    &g,
+                    "rules",
+                    &id,
+                    "rules set; members accept them before posting",
+                )?;
+            } else if accept {
+                let id = c.accept_rules(&g)?;
+                done(out, json, &g, "accept", &id, "rules accepted; you can post")?;
+            } else {
+                let v = c.moderation(&g)?;
+                if json {
+                    print_json(
+                        out,
+                        &json!({
+                            "rules": v.rules.as_ref().map(|r| &r.text),
+                            "set_by": v.rules.as_ref().map(|r| &r.set_by),
+                            "must_accept": v.must_accept_rules,
+                        }),
+                    )?;
+                } else {
+                    match &v.rules {
+                        Some(r) => {
+                            writeln!(out, "{}\n(set by {})", r.text, r.set_by)?;
+                            if v.must_accept_rules {
+                                writeln!(
+                                    out,
+                                    "accept them to post: hearth rules {group:?} --accept"
+                                )?;
+                            }
+                        }
+                        None => writeln!(out, "this group has no rules yet")?,
+                    }
+                }
+            }
+        }
+        ModCommand::Duty { group, state, json } => {
+            let on = on_off(&state, "on|off")?;
+            let g = gid(&c, &group)?;
+            let id = c.set_duty(&g, on)?;
+            done(
+                out,
+                json,
+                &g,
+                "duty",
+                &id,
+                if on { "on duty" } else { "off duty" },
+            )?;
+        }
+        ModCommand::Audit { group, json } => {
+            let g = gid(&c, &group)?;
+            let items = c.audit_log(&g)?;
+            if json {
+                print_json(out, &items.iter().map(audit_json).collect::<Vec<_>>())?;
+            } else if items.is_empty() {
+                writeln!(out, "no moderator actions yet")?;
+            } else {
+                for i in &items {
+                    writeln!(out, "{}", audit_line(i))?;
+                }
+            }
+        }
+        ModCommand::Activity { group, json } => {
+            let g = gid(&c, &group)?;
+            let rows = c.activity(&g)?;
+            if json {
+                print_json(out, &rows.iter().map(activity_json).collect::<Vec<_>>())?;
+            } else {
+                for r in &rows {
+                    writeln!(out, "{}", activity_line(r))?;
+                }
+            }
+        }
+        ModCommand::Moderation { group, json } => {
+            let g = gid(&c, &group)?;
+            let v = c.moderation(&g)?;
+            if json {
+                print_json(out, &v)?;
+            } else {
+                write_view(out, &v)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn audit_json(i: &AuditItem) -> serde_json::Value {
+    json!({
+        "id": i.id,
+        "action": i.action,
+        "by": i.by,
+        "by_device": i.by_device,
+        "at": rfc3339(i.at),
+        "why": i.why,
+        "target": i.target,
+        "detail": i.detail,
+        "carried": i.carried,
+    })
+}
+
+fn audit_line(i: &AuditItem) -> String {
+    let mut line = format!("[{}] {} {} {}", local_time(i.at), i.by, i.action, i.target);
+    if !i.detail.is_empty() {
+        line.push_str(&format!(": {}", i.detail));
+    }
+    if !i.why.is_empty() {
+        line.push_str(&format!(" (why: {})", i.why));
+    }
+    line
+}
+
+fn activity_json(r: &ActivityRow) -> serde_json::Value {
+    json!({
+        "member": r.name,
+        "device": r.device,
+        "role": r.role.as_str(),
+        "admitted_at": rfc3339(r.admitted_at),
+        "last_post_at": r.last_post_at.map(rfc3339),
+        "posts_7d": r.posts_7d,
+        "posts_28d": r.posts_28d,
+    })
+}
+
+fn activity_line(r: &ActivityRow) -> String {
+    format!(
+        "{} ({}): {} posts in 7 days, {} in 28; last post {}",
+        r.name,
+        r.role.as_str(),
+        r.posts_7d,
+        r.posts_28d,
+        r.last_post_at
+            .map(local_time)
+            .unwrap_or_else(|| "never".into())
+    )
+}
+
+fn write_view(out: &mut impl Write, v: &ModerationView) -> Result<(), Failure> {
+    if v.nobody_on_duty {
+        writeln!(
+            out,
+            "No moderator is on duty right now. If you need help now, see `hearth help-card`."
+        )?;
+    } else {
+        writeln!(out, "on duty: {}", v.on_duty.join(", "))?;
+    }
+    match &v.rules {
+        Some(r) => writeln!(
+            out,
+            "rules ({}): {}",
+            if v.must_accept_rules {
+                "not yet accepted"
+            } else {
+                "accepted"
+            },
+            r.text
+        )?,
+        None => writeln!(out, "rules: none yet")?,
+    }
+    for p in &v.pins {
+        writeln!(
+            out,
+            "pinned: {} — {} (source: {})",
+            p.title, p.body, p.source
+        )?;
+    }
+    if v.slow_mode_secs > 0 {
+        writeln!(out, "slow mode: one post per {} s", v.slow_mode_secs)?;
+    }
+    if v.holding_all {
+        writeln!(out, "every post waits for a moderator's approval")?;
+    } else if v.new_member_days > 0 {
+        writeln!(
+            out,
+            "new members' posts wait for approval for their first {} days",
+            v.new_member_days
+        )?;
+    }
+    if let Some(until) = v.muted_until {
+        writeln!(out, "your posting is paused until {}", local_time(until))?;
+    }
+    if let Some(at) = v.next_post_at {
+        writeln!(out, "you can post again at {}", local_time(at))?;
+    }
+    Ok(())
+}
