@@ -383,7 +383,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let g = c.find_group(&group)?;
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             let ids = match &warning {
-                Some(w) => vec![c.send_with_warning(&g.id, &refs[0], w)?],
+                Some(w) => vec![c.send_with_warning(&g.id, refs[0], w)?],
                 None => c.send_many(&g.id, &refs)?,
             };
             if json {
