@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::envelope::{Envelope, Snapshot};
+use crate::envelope::{Direct, Envelope, Snapshot};
 use crate::ids::{Domain, Signed, Signer};
 use crate::membership::SignedJoin;
 use crate::wire::{self, WireError};
@@ -84,6 +84,13 @@ pub struct GroupSync {
     /// that does not verify), and catches up from the envelopes instead.
     #[serde(rename = "z", default, skip_serializing_if = "std::ops::Not::not")]
     pub no_snapshot: bool,
+    /// Direct notes from this device to other members of the group.
+    #[serde(rename = "d", default, skip_serializing_if = "Vec::is_empty")]
+    pub directs: Vec<Direct>,
+    /// The newest direct note to this device in this group that it has safely stored; the
+    /// relay deletes those up to here and sends what is newer.
+    #[serde(rename = "k", default)]
+    pub direct_cursor: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,6 +142,15 @@ pub struct GroupReply {
     /// Every author's newest stored sequence number, when asked for.
     #[serde(rename = "s", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub seqs: BTreeMap<DeviceId, u64>,
+    /// One outcome per uploaded direct note, in order.
+    #[serde(rename = "do", default, skip_serializing_if = "Vec::is_empty")]
+    pub direct_outcomes: Vec<Outcome>,
+    /// Direct notes to this device after its direct cursor, oldest first, with their numbers.
+    #[serde(rename = "d", default, skip_serializing_if = "Vec::is_empty")]
+    pub directs: Vec<(u64, Direct)>,
+    /// More direct notes wait than fitted in this reply.
+    #[serde(rename = "dm", default, skip_serializing_if = "std::ops::Not::not")]
+    pub more_directs: bool,
 }
 
 /// What happened to one uploaded item, or why a group or request was refused.

@@ -20,6 +20,65 @@ use crate::{DeviceId, GroupId};
 pub const MAX_ENVELOPE_BODY: usize = 512 * 1024;
 /// The largest snapshot body accepted.
 pub const MAX_SNAPSHOT_BODY: usize = 4 * 1024 * 1024;
+/// The largest direct note body accepted.
+pub const MAX_DIRECT_BODY: usize = 64 * 1024;
+
+/// A direct note's header: from one member of a group to another, for reports, safety alerts,
+/// nudges and shared self-checks. The body is sealed (HPKE) to the recipient's agreement key,
+/// so only her device can read it; the relay sees who wrote to whom in which group, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectHeader {
+    #[serde(rename = "v")]
+    pub v: u8,
+    #[serde(rename = "g")]
+    pub group: GroupId,
+    #[serde(rename = "f")]
+    pub from: DeviceId,
+    #[serde(rename = "t")]
+    pub to: DeviceId,
+    /// Chosen at random by the sender; a note is stored once per recipient and id.
+    #[serde(rename = "i", with = "serde_bytes")]
+    pub id: [u8; 16],
+    /// The sender's clock, milliseconds since 1970.
+    #[serde(rename = "a")]
+    pub at: i64,
+    /// SHA-256 of the body.
+    #[serde(rename = "h")]
+    pub body_hash: Hash,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Direct {
+    #[serde(rename = "h")]
+    pub header: Signed,
+    #[serde(rename = "b", with = "serde_bytes")]
+    pub body: Vec<u8>,
+}
+
+impl Direct {
+    pub fn seal(signer: &dyn Signer, header: &DirectHeader, body: Vec<u8>) -> Direct {
+        Direct {
+            header: Signed::new(signer, Domain::Direct, wire::encode(header)),
+            body,
+        }
+    }
+
+    /// Decodes the header and checks the sender's signature, the body hash and the size.
+    pub fn open(&self) -> Result<DirectHeader, EnvelopeError> {
+        let h: DirectHeader = wire::decode("direct note header", &self.header.bytes)?;
+        wire::check_version("direct note header", h.v)?;
+        check_sealed(
+            "direct note",
+            Domain::Direct,
+            &self.header,
+            &self.body,
+            MAX_DIRECT_BODY,
+            &h.from,
+            &h.body_hash,
+        )?;
+        Ok(h)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvelopeHeader {

@@ -157,6 +157,8 @@ pub enum Domain {
     Attestation,
     /// A sync request.
     Sync,
+    /// A direct note's header: one member to one member, sealed to the recipient.
+    Direct,
 }
 
 impl Domain {
@@ -169,6 +171,7 @@ impl Domain {
             Domain::Snapshot => b"hearth/v1/snapshot\0",
             Domain::Attestation => b"hearth/v1/attestation\0",
             Domain::Sync => b"hearth/v1/sync\0",
+            Domain::Direct => b"hearth/v1/direct\0",
         }
     }
 

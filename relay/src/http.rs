@@ -11,7 +11,9 @@
 //! a client still sending would otherwise see its connection reset instead of the answer.
 //!
 //! Logs never contain bodies, keys or group contents: the request line carries the path, the
-//! status, the first 8 hex digits of the signing device, counts, sizes and latency.
+//! status, the first 8 hex digits of the signing device, counts (envelopes and direct notes in
+//! and out), sizes and latency. Direct notes count towards the request body limit and the
+//! device's rate limit like everything else in a sync.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,9 +37,9 @@ use hearth_protocol::DeviceId;
 use http_body_util::BodyExt;
 
 use crate::limit::LimitKey;
-use crate::reply::{group_reply, Budget, ReplyCtx};
+use crate::reply::{group_reply, Acks, Budget, ReplyCtx};
 use crate::server::Relay;
-use crate::sync::{self, open_snapshot, open_upload, GroupUpload, GroupWritten};
+use crate::sync::{self, open_directs, open_snapshot, open_upload, GroupUpload, GroupWritten};
 
 /// Groups one sync may name; a device belongs to a handful.
 const MAX_GROUPS_PER_SYNC: usize = 256;
@@ -63,6 +65,8 @@ struct RequestNote {
     groups: usize,
     envelopes_in: usize,
     envelopes_out: usize,
+    directs_in: usize,
+    directs_out: usize,
     bytes_in: Option<usize>,
     code: Option<Code>,
 }
@@ -407,11 +411,14 @@ async fn sync_request(
             snapshot,
             want_seqs,
             no_snapshot,
+            directs,
+            direct_cursor,
         } = g;
         note.envelopes_in += envelopes.len();
-        if !ops.is_empty() || !envelopes.is_empty() || snapshot.is_some() {
+        note.directs_in += directs.len();
+        if !ops.is_empty() || !envelopes.is_empty() || snapshot.is_some() || !directs.is_empty() {
             slots.push(i);
-            uploads.push((group, ops, envelopes, snapshot));
+            uploads.push((group, ops, envelopes, snapshot, directs));
         }
         wants.push(GroupSync {
             group,
@@ -419,6 +426,7 @@ async fn sync_request(
             cursor,
             want_seqs,
             no_snapshot,
+            direct_cursor,
             ..GroupSync::default()
         });
     }
@@ -429,11 +437,12 @@ async fn sync_request(
         let opened: Vec<GroupUpload> = blocking(move || {
             uploads
                 .into_iter()
-                .map(|(group, ops, envelopes, snapshot)| GroupUpload {
+                .map(|(group, ops, envelopes, snapshot, directs)| GroupUpload {
                     group,
                     ops,
                     uploads: envelopes.iter().map(open_upload).collect(),
                     snapshot: snapshot.as_ref().map(open_snapshot),
+                    directs: open_directs(&directs),
                 })
                 .collect()
         })
@@ -465,46 +474,97 @@ async fn sync_request(
         .await
         .map_err(|_| HttpError::from_relay(crate::RelayError::ShuttingDown))?;
     let reader = relay.clone();
-    let (encoded, envelopes_out) = blocking(move || {
+    let (encoded, sent, acks) = blocking(move || {
         let _permit = permit;
         respond(&reader, device, &wants, written)
     })
     .await?
     .map_err(HttpError::internal)?;
-    note.envelopes_out = envelopes_out;
+    note.envelopes_out = sent.envelopes;
+    note.directs_out = sent.directs;
+    if !acks.is_empty() {
+        forget_acknowledged(relay, device, acks).await;
+    }
     Ok(encoded)
 }
 
-/// Builds and encodes the response in one read transaction.
+/// Deletes the direct notes to `device` that her direct cursors acknowledged. Runs only when
+/// the reply found some still held, so an idle sync stays a pure read. The reply does not
+/// depend on it: a deletion that fails is logged and happens at her next sync instead.
+async fn forget_acknowledged(relay: &Relay, device: DeviceId, acks: Acks) {
+    let deleted = relay
+        .commit
+        .submit(move |ctx| {
+            let mut n = 0;
+            for (group, upto) in &acks {
+                n += ctx.tx.delete_directs_upto(group, &device, *upto)?;
+            }
+            Ok(n)
+        })
+        .await;
+    match deleted {
+        Ok(n) => tracing::debug!(deleted = n, "acknowledged direct notes deleted"),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "acknowledged direct notes were not deleted; the next sync deletes them"
+        ),
+    }
+}
+
+/// How many items a reply carries, for the request log.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sent {
+    envelopes: usize,
+    directs: usize,
+}
+
+/// Builds and encodes the response in one read transaction; also returns which acknowledged
+/// direct notes are still held.
 fn respond(
     relay: &Relay,
     device: DeviceId,
     wants: &[GroupSync],
     mut written: Vec<Option<GroupWritten>>,
-) -> Result<(Vec<u8>, usize), crate::store::StoreError> {
+) -> Result<(Vec<u8>, Sent, Acks), crate::store::StoreError> {
     let ctx = ReplyCtx {
         device,
         cache: &relay.groups,
         snapshots: &relay.snapshots,
     };
     let mut groups = Vec::with_capacity(wants.len());
+    let mut acks = Acks::new();
     relay.store.read(&mut |tx| {
         groups.clear();
+        acks.clear();
         let mut budget = Budget::new(
             relay.config.reply_envelope_bytes,
             relay.config.reply_snapshot_bytes,
+        )
+        .with_directs(
+            relay.config.reply_direct_notes,
+            relay.config.reply_direct_bytes,
         );
         for (want, w) in wants.iter().zip(written.iter_mut()) {
-            groups.push(group_reply(tx, &ctx, want, w.take(), &mut budget)?);
+            groups.push(group_reply(
+                tx,
+                &ctx,
+                want,
+                w.take(),
+                &mut budget,
+                &mut acks,
+            )?);
         }
         Ok(())
     })?;
-    let envelopes_out = groups.iter().map(|g| g.envelopes.len()).sum();
+    let sent = Sent {
+        envelopes: groups.iter().map(|g| g.envelopes.len()).sum(),
+        directs: groups.iter().map(|g| g.directs.len()).sum(),
+    };
     let response = SyncResponse {
         v: hearth_protocol::VERSION,
         groups,
     };
-    Ok((wire::encode(&response), envelopes_out))
+    Ok((wire::encode(&response), sent, acks))
 }
 
 async fn join(
@@ -586,6 +646,8 @@ async fn log_request(request: Request, next: Next) -> Response {
                 groups = note.groups,
                 envelopes_in = note.envelopes_in,
                 envelopes_out = note.envelopes_out,
+                directs_in = note.directs_in,
+                directs_out = note.directs_out,
                 bytes_in,
                 bytes_out,
                 latency_ms = (latency_ms * 10.0).round() / 10.0,

@@ -9,6 +9,13 @@
 //! they are missing. It acknowledges an envelope only after the transaction holding it has
 //! committed to disk.
 //!
+//! The same sync carries direct notes: one member to one other member of a group (a report
+//! sealed to a moderator, a safety alert, a moderator's nudge, a shared self-check), with a body
+//! sealed to the recipient. The relay checks the sender's signature and that both are current
+//! members, holds the note until the recipient's device acknowledges it through its direct
+//! cursor (or she is removed from the group), and then deletes it: it is a mailbox, not an
+//! archive. It sees who wrote to whom and when, never what.
+//!
 //! Where things live:
 //! - `server`: configuration ([`Config`]), start ([`Server`], [`serve`], [`spawn`]), graceful
 //!   stop, and [`spawn_for_tests`].

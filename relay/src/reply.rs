@@ -16,19 +16,26 @@
 //! list is exactly that chapter are ever replaced; envelopes that touch other chapters are sent
 //! regardless. When a chapter has grown enough since its last snapshot, one caught-up member
 //! at a time (a lease per group) is asked to upload a new one.
+//!
+//! Direct notes to the device (in groups she is a current member of) come after her direct
+//! cursor, oldest first, cut at a count and a byte budget shared by all groups of the reply
+//! (`more_directs` says there is more). Her direct cursor also acknowledges: notes up to it are
+//! stored on her phone, so the relay deletes them. Reads run on read-only connections, so this
+//! only notes which groups have acknowledged notes still held ([`Acks`]); the caller deletes
+//! them through the commit thread once the reply is built.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use hearth_protocol::api::{Code, GroupReply, GroupSync, Outcome};
-use hearth_protocol::envelope::{Envelope, Snapshot};
+use hearth_protocol::envelope::{Direct, Envelope, Snapshot};
 use hearth_protocol::membership::Membership;
 use hearth_protocol::wire;
 use hearth_protocol::{DeviceId, GroupId};
 
 use crate::groups::GroupCache;
-use crate::store::{EnvelopeScan, ReadTx, StoreError};
+use crate::store::{DirectRow, EnvelopeScan, ReadTx, StoreError};
 use crate::sync::GroupWritten;
 
 /// What one response may still carry.
@@ -41,6 +48,12 @@ pub struct Budget {
     /// Whether any envelope is in the response yet: the first always goes, whatever its size,
     /// so every sync makes progress.
     pub sent_any: bool,
+    /// Direct notes left.
+    pub directs: usize,
+    /// Direct note bytes left.
+    pub direct_bytes: u64,
+    /// Whether any direct note is in the response yet (the first always goes, as envelopes).
+    pub sent_any_direct: bool,
 }
 
 impl Budget {
@@ -49,9 +62,23 @@ impl Budget {
             envelopes,
             snapshots,
             sent_any: false,
+            directs: 0,
+            direct_bytes: 0,
+            sent_any_direct: false,
         }
     }
+
+    /// Adds room for `count` direct notes of `bytes` in all.
+    pub fn with_directs(mut self, count: usize, bytes: u64) -> Budget {
+        self.directs = count;
+        self.direct_bytes = bytes;
+        self
+    }
 }
+
+/// Direct notes a reply found acknowledged (numbered up to the device's direct cursor) and still
+/// held: `(group, cursor)`, for the caller to delete.
+pub type Acks = Vec<(GroupId, u64)>;
 
 /// When to ask for a snapshot of a group's newest chapter.
 #[derive(Debug, Clone, Copy)]
@@ -154,13 +181,15 @@ fn corrupt(what: &'static str, e: impl ToString) -> StoreError {
     }
 }
 
-/// Builds the reply for one group of a sync.
+/// Builds the reply for one group of a sync, adding to `acks` when its direct cursor
+/// acknowledges notes still held.
 pub fn group_reply(
     tx: &mut dyn ReadTx,
     ctx: &ReplyCtx<'_>,
     request: &GroupSync,
     written: Option<GroupWritten>,
     budget: &mut Budget,
+    acks: &mut Acks,
 ) -> Result<GroupReply, StoreError> {
     let group = request.group;
     let mut reply = GroupReply {
@@ -178,6 +207,7 @@ pub fn group_reply(
             reply.op_outcomes = w.op_outcomes;
             reply.upload_outcomes = w.upload_outcomes;
             reply.snapshot_outcome = w.snapshot_outcome;
+            reply.direct_outcomes = w.direct_outcomes;
             (w.was_member, w.pending)
         }
         None => (false, false),
@@ -221,6 +251,7 @@ pub fn group_reply(
         budget,
         &mut reply,
     )?;
+    deliver_directs(tx, request, &device, budget, &mut reply, acks)?;
     if m.is_moderator(&device) {
         reply.joins = tx.pending_joins(&group)?;
     }
@@ -340,5 +371,47 @@ fn catch_up(
         // Cursors start at 1, and this one is after `from`, so this never goes below `from`.
         reply.cursor = cursor - 1;
     }
+    Ok(())
+}
+
+/// Fills `reply` with the direct notes to `reader` after her direct cursor, within `budget`, and
+/// records in `acks` whether the cursor acknowledges notes still held.
+fn deliver_directs(
+    tx: &mut dyn ReadTx,
+    request: &GroupSync,
+    reader: &DeviceId,
+    budget: &mut Budget,
+    reply: &mut GroupReply,
+    acks: &mut Acks,
+) -> Result<(), StoreError> {
+    let group = &request.group;
+    let mut after = request.direct_cursor;
+    // A cursor beyond every number this relay ever assigned (a relay restored from an older
+    // backup numbers afresh from there) acknowledges nothing and is read from the start, so
+    // notes numbered from now on are neither deleted unseen nor skipped.
+    if after > 0 && after > tx.newest_direct()? {
+        after = 0;
+    }
+    if after > 0 && tx.has_directs_upto(group, reader, after)? {
+        acks.push((*group, after));
+    }
+    let mut notes = Vec::new();
+    let mut more = false;
+    tx.scan_directs(group, reader, after, &mut |row: DirectRow| {
+        let fits = budget.directs > 0 && row.size <= budget.direct_bytes;
+        if budget.sent_any_direct && !fits {
+            more = true;
+            return Ok(false);
+        }
+        budget.directs = budget.directs.saturating_sub(1);
+        budget.direct_bytes = budget.direct_bytes.saturating_sub(row.size);
+        budget.sent_any_direct = true;
+        let note: Direct = wire::decode("stored direct note", &row.encoded)
+            .map_err(|e| corrupt("direct note", e))?;
+        notes.push((row.seq, note));
+        Ok(true)
+    })?;
+    reply.directs = notes;
+    reply.more_directs = more;
     Ok(())
 }

@@ -39,6 +39,10 @@ pub struct Config {
     pub reply_envelope_bytes: u64,
     /// Snapshot bytes per sync response.
     pub reply_snapshot_bytes: u64,
+    /// Direct notes per sync response, across all groups; the rest wait (`more_directs`).
+    pub reply_direct_notes: usize,
+    /// Direct note bytes per sync response, across all groups.
+    pub reply_direct_bytes: u64,
     /// Ask for a snapshot of the newest chapter after this many envelopes since the last one…
     pub snapshot_after_envelopes: u64,
     /// …or this many bytes of them.
@@ -67,6 +71,8 @@ impl Config {
             reply_envelope_bytes: 1024 * 1024,
             // One snapshot of the largest size a snapshot body may have, and its header.
             reply_snapshot_bytes: hearth_protocol::envelope::MAX_SNAPSHOT_BODY as u64 + 4096,
+            reply_direct_notes: 200,
+            reply_direct_bytes: 1024 * 1024,
             snapshot_after_envelopes: 200,
             snapshot_after_bytes: 64 * 1024,
             snapshot_lease: Duration::from_secs(60),

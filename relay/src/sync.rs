@@ -2,8 +2,8 @@
 //!
 //! Runs on the commit thread inside the request's savepoint ([`crate::commit`]). For each group
 //! the device uploads to, in order: create the group if this is its creation; decide whether
-//! the device may write at all; apply membership operations; store envelopes; store a snapshot.
-//! Each item gets an [`Outcome`]; a refused item changes nothing, and items after it are still
+//! the device may write at all; apply membership operations; store envelopes; store a snapshot;
+//! store direct notes. Each item gets an [`Outcome`]; a refused item changes nothing, and items after it are still
 //! tried (a device learns everything wrong with its upload in one round trip).
 //!
 //! The relay is blind: it checks signatures, hashes, membership, epochs and sequence chains —
@@ -13,15 +13,20 @@
 //! removed member's newest envelope here, which is what makes "her later envelopes are
 //! refused" exact.
 //!
-//! Signature checks on envelopes and snapshots ([`open_upload`], [`open_snapshot`]) run before
-//! the request reaches the commit thread, on the blocking pool, so the single writer spends its
-//! time writing.
+//! Signature checks on envelopes, snapshots and direct notes ([`open_upload`],
+//! [`open_snapshot`], [`open_direct`]) run before the request reaches the commit thread, on the
+//! blocking pool, so the single writer spends its time writing.
+//!
+//! A direct note is stored only between two current members of its group, uploaded by its
+//! sender, and only until its recipient's device says it has stored it (her next sync's direct
+//! cursor; see `reply`) or she is removed from the group (deleted with the removal, here): the
+//! relay keeps no history of who wrote to whom beyond what is still waiting for delivery.
 
 use std::sync::Arc;
 
 use hearth_protocol::api::{Code, Outcome};
 use hearth_protocol::envelope::{
-    Envelope, EnvelopeError, EnvelopeHeader, Snapshot, SnapshotHeader,
+    Direct, DirectHeader, Envelope, EnvelopeError, EnvelopeHeader, Snapshot, SnapshotHeader,
 };
 use hearth_protocol::ids::{Domain, Signed};
 use hearth_protocol::membership::{open_op, JoinRequest, LogError, Membership, OpBody};
@@ -29,7 +34,11 @@ use hearth_protocol::wire::{self, WireError};
 use hearth_protocol::{DeviceId, GroupId, Hash};
 
 use crate::commit::WriteCtx;
-use crate::store::{NewEnvelope, NewSnapshot, StoreError};
+use crate::store::{NewDirect, NewEnvelope, NewSnapshot, StoreError};
+
+/// Direct notes one sync may upload to one group. A member writes a few at a time; more in one
+/// request is a broken or hostile client, and each costs a signature check.
+pub const MAX_DIRECTS_PER_GROUP: usize = 100;
 
 /// An uploaded envelope after the checks that need no database.
 pub struct OpenedEnvelope {
@@ -61,12 +70,59 @@ pub fn open_snapshot(snapshot: &Snapshot) -> OpenedSnapshot {
     }
 }
 
+/// An uploaded direct note after the checks that need no database: its header, or the
+/// outcome that already refuses it.
+pub struct OpenedDirect {
+    pub header: Result<DirectHeader, Outcome>,
+    /// The whole note as CBOR, as it will be stored and delivered (empty when refused).
+    pub encoded: Vec<u8>,
+}
+
+pub fn open_direct(note: &Direct) -> OpenedDirect {
+    match note.open() {
+        Ok(header) => OpenedDirect {
+            header: Ok(header),
+            encoded: wire::encode(note),
+        },
+        Err(e) => OpenedDirect {
+            header: Err(envelope_outcome(&e)),
+            encoded: Vec::new(),
+        },
+    }
+}
+
+/// Opens a group's uploaded notes, refusing (unopened) those beyond [`MAX_DIRECTS_PER_GROUP`].
+pub fn open_directs(notes: &[Direct]) -> Vec<OpenedDirect> {
+    let total = notes.len();
+    notes
+        .iter()
+        .enumerate()
+        .map(|(i, note)| {
+            if i < MAX_DIRECTS_PER_GROUP {
+                open_direct(note)
+            } else {
+                OpenedDirect {
+                    header: Err(refused(
+                        Code::TooLarge,
+                        format!(
+                            "a sync uploads at most {MAX_DIRECTS_PER_GROUP} direct notes per \
+                             group; this one has {total}: send the rest next time"
+                        ),
+                    )),
+                    encoded: Vec::new(),
+                }
+            }
+        })
+        .collect()
+}
+
 /// Everything a device uploads to one group in one sync.
 pub struct GroupUpload {
     pub group: GroupId,
     pub ops: Vec<Signed>,
     pub uploads: Vec<OpenedEnvelope>,
     pub snapshot: Option<OpenedSnapshot>,
+    pub directs: Vec<OpenedDirect>,
 }
 
 /// What became of a [`GroupUpload`].
@@ -77,6 +133,7 @@ pub struct GroupWritten {
     pub op_outcomes: Vec<Outcome>,
     pub upload_outcomes: Vec<Outcome>,
     pub snapshot_outcome: Option<Outcome>,
+    pub direct_outcomes: Vec<Outcome>,
     /// She was a member when the request began (she may have removed herself in it).
     pub was_member: bool,
     /// She is waiting for admission: she may read the log, nothing else.
@@ -163,6 +220,7 @@ fn apply_group(
             out.pending = true;
             out.op_outcomes = vec![waiting.clone(); up.ops.len()];
             out.upload_outcomes = vec![waiting.clone(); up.uploads.len()];
+            out.direct_outcomes = vec![waiting.clone(); up.directs.len()];
             out.snapshot_outcome = up.snapshot.as_ref().map(|_| waiting);
             return Ok(out);
         }
@@ -190,6 +248,10 @@ fn apply_group(
         let (outcome, chapter) = store_snapshot(ctx, group, &m, device, snapshot)?;
         out.snapshot_outcome = Some(outcome);
         out.snapshot_stored = chapter;
+    }
+    for note in &up.directs {
+        let outcome = store_direct(ctx, group, &m, device, note)?;
+        out.direct_outcomes.push(outcome);
     }
     Ok(out)
 }
@@ -313,6 +375,16 @@ fn apply_op(
                      holds from {}; got {final_seq}",
                     device.short()
                 )));
+            }
+            // Notes waiting for her will never be delivered (she gets nothing from this group
+            // any more), so they go now. Notes she sent stay: she wrote them as a member, and
+            // they may be a report or a safety alert her recipients still need.
+            let dropped = ctx.tx.delete_directs_to(group, device)?;
+            if dropped > 0 {
+                tracing::info!(
+                    dropped,
+                    "direct notes waiting for a removed member were deleted"
+                );
             }
         }
         OpBody::Invite { invite, .. } => {
@@ -552,4 +624,91 @@ fn store_snapshot(
         },
     )?;
     Ok((Outcome::ok(Code::Stored), Some(h.chapter)))
+}
+
+fn store_direct(
+    ctx: &mut WriteCtx<'_>,
+    group: &GroupId,
+    m: &Membership,
+    uploader: &DeviceId,
+    note: &OpenedDirect,
+) -> Result<Outcome, StoreError> {
+    let h = match &note.header {
+        Ok(h) => h,
+        Err(outcome) => return Ok(outcome.clone()),
+    };
+    if h.group != *group {
+        return Ok(refused(
+            Code::Malformed,
+            format!(
+                "the direct note's group is {}, but it was uploaded under {group}",
+                h.group
+            ),
+        ));
+    }
+    if h.from != *uploader {
+        return Ok(refused(
+            Code::Malformed,
+            format!(
+                "the direct note's sender is {}, but {} uploaded it; a note is uploaded by its \
+                 sender",
+                h.from.short(),
+                uploader.short()
+            ),
+        ));
+    }
+    if h.to == h.from {
+        return Ok(refused(
+            Code::Malformed,
+            "the direct note's recipient is its sender; a note goes to another member",
+        ));
+    }
+    // She may have removed herself earlier in this request.
+    if !m.is_member(&h.from) {
+        return Ok(refused(
+            Code::NotMember,
+            format!(
+                "the sender {} is not a member of this group",
+                h.from.short()
+            ),
+        ));
+    }
+    if !m.is_member(&h.to) {
+        return Ok(refused(
+            Code::NotMember,
+            format!(
+                "the recipient {} is not a member of this group",
+                h.to.short()
+            ),
+        ));
+    }
+    if let Some(held) = ctx.tx.held_direct(group, &h.to, &h.id)? {
+        return Ok(if held.encoded == note.encoded {
+            Outcome::ok(Code::Duplicate)
+        } else if held.sender == h.from {
+            // Her own note under the same id, sealed again: the one held is what is delivered.
+            refused(
+                Code::Duplicate,
+                "a different note of yours with this id is already waiting for this recipient; \
+                 that one is delivered",
+            )
+        } else {
+            refused(
+                Code::Malformed,
+                "another member's note with this id is already waiting for this recipient; \
+                 choose a new random id",
+            )
+        });
+    }
+    ctx.tx.insert_direct(
+        group,
+        &NewDirect {
+            sender: h.from,
+            recipient: h.to,
+            id: h.id,
+            encoded: &note.encoded,
+            received_at: ctx.now,
+        },
+    )?;
+    Ok(Outcome::ok(Code::Stored))
 }

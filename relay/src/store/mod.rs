@@ -14,7 +14,9 @@
 //!   share one commit (group commit) and still be all-or-nothing each.
 //! - [`RelayStore::read`] sees one consistent committed snapshot for the whole closure.
 //! - `(group, cursor)` and `(group, author, seq)` are unique; an insert that would break either
-//!   is an error, never an overwrite.
+//!   is an error, never an overwrite. So is `(group, recipient, note id)` for direct notes.
+//! - Direct note numbers are never reused, even after the note is deleted: a device's direct
+//!   cursor may already have passed a deleted note's number.
 //! - Stored protocol objects are kept as the exact CBOR bytes that were received or verified,
 //!   so what a device downloads is byte-identical to what its author signed.
 
@@ -112,6 +114,32 @@ pub struct SnapshotMeta {
     pub size: u64,
 }
 
+/// A direct note about to be stored. `encoded` is the CBOR of the whole `Direct`.
+#[derive(Debug, Clone)]
+pub struct NewDirect<'a> {
+    pub sender: DeviceId,
+    pub recipient: DeviceId,
+    pub id: [u8; 16],
+    pub encoded: &'a [u8],
+    pub received_at: i64,
+}
+
+/// One stored direct note as delivery reads it.
+#[derive(Debug, Clone)]
+pub struct DirectRow {
+    /// The relay's number for it (unique across the relay, never reused).
+    pub seq: u64,
+    pub size: u64,
+    pub encoded: Vec<u8>,
+}
+
+/// A direct note already held under a recipient and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldDirect {
+    pub sender: DeviceId,
+    pub encoded: Vec<u8>,
+}
+
 /// A registration waiting for a moderator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingJoin {
@@ -206,6 +234,33 @@ pub trait ReadTx {
     ) -> Result<u64, StoreError>;
     /// The group's pending registrations, oldest first.
     fn pending_joins(&mut self, group: &GroupId) -> Result<Vec<SignedJoin>, StoreError>;
+
+    /// The highest direct note number ever assigned at this relay (0: none yet), deleted notes
+    /// included.
+    fn newest_direct(&mut self) -> Result<u64, StoreError>;
+    /// The note held for `recipient` in the group under `id`.
+    fn held_direct(
+        &mut self,
+        group: &GroupId,
+        recipient: &DeviceId,
+        id: &[u8; 16],
+    ) -> Result<Option<HeldDirect>, StoreError>;
+    /// Whether any note to `recipient` in the group numbered `upto` or lower is still held.
+    fn has_directs_upto(
+        &mut self,
+        group: &GroupId,
+        recipient: &DeviceId,
+        upto: u64,
+    ) -> Result<bool, StoreError>;
+    /// Visits the notes to `recipient` in the group numbered above `after`, oldest first, until
+    /// `visit` returns `false`.
+    fn scan_directs(
+        &mut self,
+        group: &GroupId,
+        recipient: &DeviceId,
+        after: u64,
+        visit: &mut dyn FnMut(DirectRow) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError>;
 }
 
 /// Writes, inside the one transaction of [`RelayStore::write`].
@@ -257,6 +312,23 @@ pub trait WriteTx: ReadTx {
     /// Drops every registration of `device` in the group (she has been admitted).
     fn remove_device_joins(&mut self, group: &GroupId, device: &DeviceId)
         -> Result<(), StoreError>;
+
+    /// Stores a direct note under the next number and returns that number.
+    fn insert_direct(&mut self, group: &GroupId, note: &NewDirect<'_>) -> Result<u64, StoreError>;
+    /// Deletes the notes to `recipient` in the group numbered `upto` or lower (her device has
+    /// stored them); returns how many.
+    fn delete_directs_upto(
+        &mut self,
+        group: &GroupId,
+        recipient: &DeviceId,
+        upto: u64,
+    ) -> Result<u64, StoreError>;
+    /// Deletes every note to `recipient` in the group (she left it); returns how many.
+    fn delete_directs_to(
+        &mut self,
+        group: &GroupId,
+        recipient: &DeviceId,
+    ) -> Result<u64, StoreError>;
 }
 
 /// A relay's durable state.

@@ -3,9 +3,10 @@
 //! One writer connection (behind a mutex; the relay's commit thread is its only user in
 //! practice) and a small pool of read-only connections, which WAL lets read committed data while
 //! the writer works. `synchronous=FULL`: a commit has reached stable storage when it returns,
-//! so an acknowledged envelope survives the machine losing power. Tables are `STRICT`, every
-//! `INSERT` names its columns, and migrations are numbered through `user_version` and never
-//! edited once landed.
+//! so an acknowledged envelope survives the machine losing power. `secure_delete=ON`: what is
+//! deleted (direct notes once delivered) is overwritten, not left in free pages. Tables are
+//! `STRICT`, every `INSERT` names its columns, and migrations are numbered through
+//! `user_version` and never edited once landed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,14 +20,17 @@ use hearth_protocol::{DeviceId, GroupId, Hash};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::{
-    EnvelopeRow, EnvelopeScan, NewEnvelope, NewSnapshot, PendingJoin, RangeSizes, ReadTx,
-    RelayStore, SnapshotMeta, StoreError, WriteTx,
+    DirectRow, EnvelopeRow, EnvelopeScan, HeldDirect, NewDirect, NewEnvelope, NewSnapshot,
+    PendingJoin, RangeSizes, ReadTx, RelayStore, SnapshotMeta, StoreError, WriteTx,
 };
 
 /// `PRAGMA application_id` of a relay database ("HRLY"), to tell it from a device store.
 pub const APPLICATION_ID: i64 = 0x4852_4c59;
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_directs.sql"),
+];
 
 /// The newest schema this build understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -196,6 +200,9 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     // FULL: a commit is on stable storage when it returns; only then is anything acknowledged.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Deleted rows are zeroed, not left in free pages: a direct note deleted once its recipient
+    // has it (who wrote to whom, and the sealed body) must not linger in the file.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(())
 }
@@ -592,6 +599,81 @@ impl ReadTx for Tx<'_> {
         }
         Ok(out)
     }
+
+    fn newest_direct(&mut self) -> Result<u64, StoreError> {
+        // AUTOINCREMENT keeps the highest number ever assigned here, deleted rows included.
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'directs'")?;
+        let n: Option<i64> = stmt.query_row([], |r| r.get(0)).optional()?;
+        Ok(n.map_or(0, uint))
+    }
+
+    fn held_direct(
+        &mut self,
+        group: &GroupId,
+        recipient: &DeviceId,
+        id: &[u8; 16],
+    ) -> Result<Option<HeldDirect>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT sender, direct FROM directs \
+             WHERE group_id = ?1 AND recipient = ?2 AND note_id = ?3",
+        )?;
+        let row: Option<(Vec<u8>, Vec<u8>)> = stmt
+            .query_row(params![&group.0[..], &recipient.0[..], &id[..]], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        row.map(|(sender, encoded)| {
+            Ok(HeldDirect {
+                sender: device("direct note sender", &sender)?,
+                encoded,
+            })
+        })
+        .transpose()
+    }
+
+    fn has_directs_upto(
+        &mut self,
+        group: &GroupId,
+        recipient: &DeviceId,
+        upto: u64,
+    ) -> Result<bool, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM directs \
+                            WHERE group_id = ?1 AND recipient = ?2 AND seq <= ?3)",
+        )?;
+        Ok(
+            stmt.query_row(params![&group.0[..], &recipient.0[..], int(upto)], |r| {
+                r.get(0)
+            })?,
+        )
+    }
+
+    fn scan_directs(
+        &mut self,
+        group: &GroupId,
+        recipient: &DeviceId,
+        after: u64,
+        visit: &mut dyn FnMut(DirectRow) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, size, direct FROM directs \
+             WHERE group_id = ?1 AND recipient = ?2 AND seq > ?3 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query(params![&group.0[..], &recipient.0[..], int(after)])?;
+        while let Some(row) = rows.next()? {
+            let note = DirectRow {
+                seq: uint(row.get(0)?),
+                size: uint(row.get(1)?),
+                encoded: row.get(2)?,
+            };
+            if !visit(note)? {
+                break;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl WriteTx for Tx<'_> {
@@ -755,6 +837,48 @@ impl WriteTx for Tx<'_> {
         stmt.execute(params![&group.0[..], &device.0[..]])?;
         Ok(())
     }
+
+    fn insert_direct(&mut self, group: &GroupId, note: &NewDirect<'_>) -> Result<u64, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO directs (group_id, recipient, sender, note_id, direct, size, received_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        stmt.execute(params![
+            &group.0[..],
+            &note.recipient.0[..],
+            &note.sender.0[..],
+            &note.id[..],
+            note.encoded,
+            note.encoded.len() as i64,
+            note.received_at
+        ])?;
+        Ok(uint(self.conn.last_insert_rowid()))
+    }
+
+    fn delete_directs_upto(
+        &mut self,
+        group: &GroupId,
+        recipient: &DeviceId,
+        upto: u64,
+    ) -> Result<u64, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "DELETE FROM directs WHERE group_id = ?1 AND recipient = ?2 AND seq <= ?3",
+        )?;
+        let n = stmt.execute(params![&group.0[..], &recipient.0[..], int(upto)])?;
+        Ok(n as u64)
+    }
+
+    fn delete_directs_to(
+        &mut self,
+        group: &GroupId,
+        recipient: &DeviceId,
+    ) -> Result<u64, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("DELETE FROM directs WHERE group_id = ?1 AND recipient = ?2")?;
+        let n = stmt.execute(params![&group.0[..], &recipient.0[..]])?;
+        Ok(n as u64)
+    }
 }
 
 #[cfg(test)]
@@ -792,6 +916,14 @@ mod tests {
         assert!(
             head.contains("USING INDEX") && !head.contains("TEMP B-TREE"),
             "{head}"
+        );
+        let inbox = plan(
+            "SELECT seq, size, direct FROM directs WHERE group_id = x'00' AND recipient = x'01' \
+             AND seq > 5 ORDER BY seq",
+        );
+        assert!(
+            inbox.contains("directs_inbox") && !inbox.contains("TEMP B-TREE"),
+            "{inbox}"
         );
     }
 
