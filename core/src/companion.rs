@@ -555,7 +555,7 @@ impl Companion {
     /// acknowledges inside the transaction that applies the relay's answer; see
     /// `sync::acknowledge`.)
     #[cfg(test)]
-    pub(crate) fn acknowledge(&mut self, group: &GroupId, seq: u64) -> Result<()> {
+    pub(crate) fn acknowledge_upload(&mut self, group: &GroupId, seq: u64) -> Result<()> {
         let row = self.group_row(group)?;
         self.store.write(|w| {
             let mut summary = storage::load(&w.tx, w.cipher, row)?;
@@ -876,13 +876,13 @@ mod tests {
         // The group's creation and five messages wait for the relay, numbered 1..=6 per author.
         assert_eq!(c.outbox(&g.id).unwrap().pending(), 1..=6);
         // The relay acknowledges the creation and the first three messages.
-        c.acknowledge(&g.id, 4).unwrap();
-        c.acknowledge(&g.id, 2).unwrap(); // a late duplicate changes nothing
+        c.acknowledge_upload(&g.id, 4).unwrap();
+        c.acknowledge_upload(&g.id, 2).unwrap(); // a late duplicate changes nothing
         let all = c.timeline(&g.id, None, 10).unwrap();
         let states: Vec<_> = all.items.iter().map(|i| i.state).collect();
         use DeliveryState::{Pending, Sent};
         assert_eq!(states, [Sent, Sent, Sent, Pending, Pending]);
-        assert!(c.acknowledge(&g.id, 7).is_err(), "no change 7 exists");
+        assert!(c.acknowledge_upload(&g.id, 7).is_err(), "no change 7 exists");
         assert_eq!(c.outbox(&g.id).unwrap().pending(), 5..=6);
     }
 

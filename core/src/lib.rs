@@ -14,6 +14,7 @@
 //! - [`outbox`]: local changes waiting for the relay.
 //! - [`sync`]: the sans-IO sync engine, invites, joining, removal, phone-to-phone bundles.
 //! - [`moderation`]: moderator actions as signed, synced records; rules, review, duty, audit.
+//! - [`notes`]: direct notes sealed to one member: reports, safety alerts, nudges, self-checks.
 //! - [`companion`]: the facade that ties them together.
 
 pub mod clock;
@@ -25,6 +26,7 @@ pub mod identity;
 pub mod membership;
 pub mod message;
 pub mod moderation;
+pub mod notes;
 pub mod outbox;
 pub mod profile;
 pub mod store;

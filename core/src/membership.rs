@@ -86,31 +86,73 @@ pub fn seal_epoch(
 ) -> Result<EpochKeys, CryptoError> {
     let mut sealed = Vec::with_capacity(members.len());
     for (device, m) in members {
-        let pk = <Kem as KemTrait>::PublicKey::from_bytes(&m.agreement.0).map_err(|_| {
-            CryptoError::Open {
-                context: format!("member {} key", device.short()),
-            }
-        })?;
-        let mut rng = Prefilled {
-            bytes: random_bytes()?,
-            used: 0,
-        };
-        let (enc, ct) = hpke::single_shot_seal::<ChaCha20Poly1305, HkdfSha256, Kem, _>(
-            &OpModeS::Base,
-            &pk,
+        let (enc, ct) = seal_to(
+            device,
+            &m.agreement.0,
             &info(group, number),
-            &key.0,
             &device.0,
-            &mut rng,
-        )
-        .map_err(|_| CryptoError::Random)?;
+            &key.0,
+        )?;
         sealed.push(SealedKey {
             device: *device,
-            enc: enc.to_bytes().to_vec(),
+            enc,
             ct,
         });
     }
     Ok(EpochKeys { number, sealed })
+}
+
+/// Seals `plaintext` to one device's X25519 key (HPKE base mode, as epoch keys are): only
+/// that device can open it, and only with the same `info` and `aad`. Returns (enc, ct).
+pub fn seal_to(
+    device: &DeviceId,
+    agreement: &[u8; 32],
+    info: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
+    let pk =
+        <Kem as KemTrait>::PublicKey::from_bytes(agreement).map_err(|_| CryptoError::Open {
+            context: format!("member {} key", device.short()),
+        })?;
+    let mut rng = Prefilled {
+        bytes: random_bytes()?,
+        used: 0,
+    };
+    let (enc, ct) = hpke::single_shot_seal::<ChaCha20Poly1305, HkdfSha256, Kem, _>(
+        &OpModeS::Base,
+        &pk,
+        info,
+        plaintext,
+        aad,
+        &mut rng,
+    )
+    .map_err(|_| CryptoError::Random)?;
+    Ok((enc.to_bytes().to_vec(), ct))
+}
+
+/// Opens what [`seal_to`] sealed to this device. `context` names it in the error.
+pub fn open_sealed(
+    keys: &DeviceKeys,
+    enc: &[u8],
+    ct: &[u8],
+    info: &[u8],
+    aad: &[u8],
+    context: impl FnOnce() -> String,
+) -> Result<Vec<u8>, CryptoError> {
+    let Ok(enc) = <Kem as KemTrait>::EncappedKey::from_bytes(enc) else {
+        return Err(CryptoError::Open { context: context() });
+    };
+    let sk = keys.agreement_secret()?;
+    hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, Kem>(
+        &OpModeR::Base,
+        &sk,
+        &enc,
+        info,
+        ct,
+        aad,
+    )
+    .map_err(|_| CryptoError::Open { context: context() })
 }
 
 /// Opens this device's copy of an epoch key; `None` if none was sealed to it.
@@ -123,21 +165,19 @@ pub fn open_epoch(
     let Some(s) = epoch.sealed.iter().find(|s| s.device == me) else {
         return Ok(None);
     };
-    let bad = || CryptoError::Open {
-        context: format!("epoch {} key", epoch.number),
-    };
-    let enc = <Kem as KemTrait>::EncappedKey::from_bytes(&s.enc).map_err(|_| bad())?;
-    let sk = keys.agreement_secret()?;
-    let plain = hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, Kem>(
-        &OpModeR::Base,
-        &sk,
-        &enc,
-        &info(group, epoch.number),
+    let context = || format!("epoch {} key", epoch.number);
+    let plain = open_sealed(
+        keys,
+        &s.enc,
         &s.ct,
+        &info(group, epoch.number),
         &me.0,
-    )
-    .map_err(|_| bad())?;
-    let key: [u8; 32] = plain.as_slice().try_into().map_err(|_| bad())?;
+        context,
+    )?;
+    let key: [u8; 32] = plain
+        .as_slice()
+        .try_into()
+        .map_err(|_| CryptoError::Open { context: context() })?;
     Ok(Some(EpochKey(key)))
 }
 

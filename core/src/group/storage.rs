@@ -36,6 +36,9 @@ pub enum Standing {
 /// This device's sync position in a group, and the work it still owes the relay.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncState {
+    /// The newest direct note to this device the relay numbered and this device stored.
+    #[serde(default)]
+    pub direct_cursor: u64,
     /// The last relay cursor received.
     pub cursor: u64,
     /// Membership operations stored (every one was accepted by the relay first).

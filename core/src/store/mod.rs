@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_sync.sql"),
     include_str!("migrations/0003_forwarding.sql"),
     include_str!("migrations/0004_moderation.sql"),
+    include_str!("migrations/0005_notes.sql"),
 ];
 
 /// The newest schema this build understands.

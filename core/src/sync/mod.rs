@@ -102,6 +102,8 @@ pub struct SyncReport {
     pub ops_sent: u32,
     /// Messages created, edited, deleted or reacted to by others that arrived.
     pub messages_updated: u64,
+    /// Private notes (reports, alerts, nudges) that arrived for this device.
+    pub notes_received: u64,
     /// This device's changes still waiting for the relay, over all groups.
     pub pending: u64,
     /// Whether every group is caught up (false: the next sync has more to fetch or send).
@@ -132,6 +134,8 @@ struct Sent {
     ops: Vec<Intent>,
     snapshot: bool,
     want_seqs: bool,
+    /// Direct notes uploaded: (note, recipient), in order.
+    directs: Vec<(crate::notes::NoteId, DeviceId)>,
 }
 
 /// What applying a response asks of the driver.
@@ -724,9 +728,15 @@ fn prepare_group(g: &mut GroupWrite<'_, '_>, ctx: &Ctx) -> Result<(GroupSync, Se
         ops: Vec::new(),
         snapshot: false,
         want_seqs: false,
+        directs: Vec::new(),
     };
     if g.summary.standing != Standing::Member {
         return Ok((gs, sent));
+    }
+    gs.direct_cursor = g.summary.sync.direct_cursor;
+    for o in crate::notes::store::outgoing(&g.w.tx, g.w.cipher, g.row, MAX_DIRECTS_PER_SYNC)? {
+        sent.directs.push((o.note, o.to));
+        gs.directs.push(o.direct);
     }
     // Notes describe the group as of the last sync; this one writes them afresh.
     g.summary.sync.notes.clear();
@@ -1114,6 +1124,7 @@ fn apply_reply(
     if sent.forwarded > 0 {
         storage::clear_forwarding(g.w, g.row)?;
     }
+    again |= settle_directs(g, ctx, sent, reply, &name, report)?;
     acknowledge(g, reply.stored_seq, &name, report)?;
     if rebuild {
         let s = &mut *g.summary;
@@ -1164,6 +1175,7 @@ fn apply_reply(
         &reply.envelopes,
         false,
     )?;
+    again |= receive_directs(g, ctx, reply, &name, report)?;
     report.envelopes_received += incoming.envelopes;
     report.snapshots_received += incoming.snapshots;
     report.messages_updated += incoming.messages;
@@ -1204,6 +1216,88 @@ fn apply_reply(
                 .any(|i| !i.published && i.expires_at > ctx.now))
         || (moderator && !s.sync.removals.is_empty());
     Ok(again)
+}
+
+/// Most direct notes one request uploads per group (the relay takes up to 100).
+const MAX_DIRECTS_PER_SYNC: usize = 100;
+
+/// What became of uploaded direct notes: stored ones leave `direct_out`; refused ones too,
+/// recorded on the note as undelivered (so the sender sees it) and said in the report.
+fn settle_directs(
+    g: &mut GroupWrite<'_, '_>,
+    ctx: &Ctx,
+    sent: &Sent,
+    reply: &GroupReply,
+    name: &str,
+    report: &mut SyncReport,
+) -> Result<bool> {
+    use crate::notes::store as notes;
+    let mut again = false;
+    let mut refused: BTreeMap<crate::notes::NoteId, Vec<(DeviceId, String)>> = BTreeMap::new();
+    for (i, (note, to)) in sent.directs.iter().enumerate() {
+        match reply.direct_outcomes.get(i) {
+            Some(o) if o.is_ok() => notes::drop_outgoing(g.w, g.row, note, to)?,
+            Some(o) if o.code == Code::RateLimited => again = true,
+            Some(o) => {
+                notes::drop_outgoing(g.w, g.row, note, to)?;
+                report.notes.push(format!(
+                    "{name}: a private note to {} was not delivered: {} ({})",
+                    to.short(),
+                    o.reason,
+                    o.code
+                ));
+                refused
+                    .entry(*note)
+                    .or_default()
+                    .push((*to, format!("{} ({})", o.reason, o.code)));
+            }
+            None => again = true,
+        }
+    }
+    if !refused.is_empty() {
+        let me = ctx.me;
+        for mut n in notes::notes(&g.w.tx, g.w.cipher, g.row)? {
+            if n.from == me {
+                if let Some(list) = refused.remove(&n.id) {
+                    n.undelivered.extend(list);
+                    notes::put_note(g.w, g.row, &n, true)?;
+                }
+            }
+        }
+    }
+    again |= sent.directs.len() >= MAX_DIRECTS_PER_SYNC;
+    Ok(again)
+}
+
+/// Takes in direct notes sealed to this device: each opened and checked (see
+/// [`crate::notes::open_note`]), stored, and the cursor moved past it in the same
+/// transaction, so the relay may delete it. A note this device refuses is said in the report.
+fn receive_directs(
+    g: &mut GroupWrite<'_, '_>,
+    ctx: &Ctx,
+    reply: &GroupReply,
+    name: &str,
+    report: &mut SyncReport,
+) -> Result<bool> {
+    if reply.directs.is_empty() || g.summary.standing != Standing::Member {
+        return Ok(false);
+    }
+    let (_, m) = log_and_membership(g)?;
+    let mut cursor = g.summary.sync.direct_cursor;
+    for (seq, direct) in &reply.directs {
+        match crate::notes::open_note(&ctx.keys, &g.summary.id, &m, direct) {
+            Ok(note) => {
+                crate::notes::store::put_note(g.w, g.row, &note, false)?;
+                report.notes_received += 1;
+            }
+            Err(why) => report
+                .notes
+                .push(format!("{name}: a private note was refused: {why}")),
+        }
+        cursor = cursor.max(*seq);
+    }
+    g.summary.sync.direct_cursor = cursor;
+    Ok(reply.more_directs)
 }
 
 /// The relay holds this device's envelopes up to `stored`: drop them from `outgoing` and

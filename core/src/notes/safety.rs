@@ -1,0 +1,322 @@
+//! Safety on the [`Companion`]: alerts a member chooses to send her moderators, the help card
+//! (offline, per region), and the EPDS self-check — private on the device, with a history,
+//! shared with a named moderator only by the mother's own explicit choice each time.
+
+use serde::{Deserialize, Serialize};
+
+use hearth_safety::epds::{self, Answers, Content, Flag, Score};
+use hearth_safety::escalation::{Ladder, Severity};
+use hearth_safety::helpcard::{HelpCard, HelpCards};
+
+use crate::companion::Companion;
+use crate::error::{Error, InputError, Result};
+use crate::group::storage;
+use crate::group::GroupId;
+use crate::identity::{DeviceId, Role};
+use crate::moderation::actions::moderators;
+use crate::sync::resolve_member;
+
+use super::views::{fold, ladder_alert};
+use super::{store, NoteBody, NoteId};
+
+const REGION_KEY: &str = "help_region";
+const EPDS_CONTENT_KEY: &str = "epds_content";
+
+/// A member's own alert, as she sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MyAlert {
+    pub id: String,
+    pub severity: Severity,
+    pub categories: Vec<String>,
+    pub raised_at: i64,
+    /// "open", "acknowledged" or "resolved".
+    pub state: &'static str,
+    pub outcome: String,
+    pub pending: bool,
+}
+
+/// One self-check, kept on this device only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SelfCheck {
+    pub id: i64,
+    pub taken_at: i64,
+    pub answers: Answers,
+    pub score: Score,
+    /// Moderators she chose to share it with (pseudonyms), and when.
+    #[serde(default)]
+    pub shared_with: Vec<(String, i64)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredCheck {
+    taken_at: i64,
+    answers: Answers,
+    score: Score,
+    #[serde(default)]
+    shared_with: Vec<(String, i64)>,
+}
+
+impl Companion {
+    /// Alerts the group's moderators (sealed to them) that this member needs help: what she
+    /// chose to share of her draft, and the detector's categories. Never sent without her
+    /// asking.
+    pub fn raise_alert(
+        &mut self,
+        group: &GroupId,
+        severity: Severity,
+        categories: &[String],
+        shared_text: &str,
+    ) -> Result<NoteId> {
+        let row = self.group_row(group)?;
+        let summary = storage::load(self.store.conn(), self.store.cipher(), row)?;
+        let me = self.profile.keys.device_id();
+        let to: Vec<DeviceId> = moderators(&summary.members)
+            .into_iter()
+            .filter(|d| *d != me)
+            .collect();
+        if to.is_empty() {
+            return Err(InputError::new(
+                "group",
+                "this group has no other moderator to alert; use the help card to get help now",
+            )
+            .into());
+        }
+        self.send_note(
+            group,
+            &to,
+            NoteBody::Alert {
+                severity,
+                categories: categories.to_vec(),
+                shared_text: shared_text.trim().to_string(),
+                has_volunteer: false,
+            },
+        )
+    }
+
+    /// This member's alerts in a group, newest first, with where each stands.
+    pub fn my_alerts(&self, group: &GroupId) -> Result<Vec<MyAlert>> {
+        let row = self.group_row(group)?;
+        let me = self.profile.keys.device_id();
+        let now = self.clock.now_ms();
+        let pending: std::collections::BTreeSet<NoteId> =
+            store::outgoing(self.store.conn(), self.store.cipher(), row, usize::MAX >> 1)?
+                .into_iter()
+                .map(|o| o.note)
+                .collect();
+        let folded = fold(store::notes(self.store.conn(), self.store.cipher(), row)?);
+        let ladder = Ladder::default();
+        let mut out: Vec<MyAlert> = folded
+            .alerts
+            .values()
+            .filter(|(a, _)| a.from == me)
+            .filter_map(|(a, updates)| {
+                let NoteBody::Alert {
+                    severity,
+                    categories,
+                    ..
+                } = &a.body
+                else {
+                    return None;
+                };
+                let status = ladder.status(&ladder_alert(a, updates)?, now);
+                let outcome = updates
+                    .iter()
+                    .rev()
+                    .find_map(|u| match &u.body {
+                        NoteBody::AlertUpdate {
+                            resolved: true,
+                            outcome,
+                            ..
+                        } => Some(outcome.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                Some(MyAlert {
+                    id: a.id.to_hex(),
+                    severity: *severity,
+                    categories: categories.clone(),
+                    raised_at: a.at,
+                    state: if status.resolved {
+                        "resolved"
+                    } else if status.acknowledged.is_some() {
+                        "acknowledged"
+                    } else {
+                        "open"
+                    },
+                    outcome,
+                    pending: pending.contains(&a.id),
+                })
+            })
+            .collect();
+        out.sort_by_key(|a| std::cmp::Reverse(a.raised_at));
+        Ok(out)
+    }
+
+    // ---- help card
+
+    /// The help card for this profile's region (set with [`Companion::set_help_region`];
+    /// the default card until then). Works offline: it ships with the app.
+    pub fn help_card(&self) -> Result<HelpCard> {
+        let region: Option<String> =
+            store::setting(self.store.conn(), self.store.cipher(), REGION_KEY)?;
+        Ok(HelpCards::builtin()
+            .for_region(region.as_deref().unwrap_or("default"))
+            .clone())
+    }
+
+    /// Sets the region whose help card this profile shows (like "GB" or "ES").
+    pub fn set_help_region(&mut self, region: &str) -> Result<()> {
+        let region = region.trim().to_ascii_uppercase();
+        let cards = HelpCards::builtin();
+        if !cards
+            .cards()
+            .iter()
+            .any(|c| c.region.eq_ignore_ascii_case(&region))
+        {
+            return Err(InputError::new(
+                "region",
+                format!(
+                    "no help card for {region:?}; this build has {}",
+                    cards
+                        .cards()
+                        .iter()
+                        .map(|c| c.region.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .into());
+        }
+        self.store
+            .write(|w| store::put_setting(w, REGION_KEY, &region))?;
+        Ok(())
+    }
+
+    // ---- EPDS self-check
+
+    /// The self-check's questions: the programme's licensed content if installed, else the
+    /// sample in `language` (clearly marked as a sample).
+    pub fn epds_content(&self, language: &str) -> Result<Content> {
+        let installed: Option<String> =
+            store::setting(self.store.conn(), self.store.cipher(), EPDS_CONTENT_KEY)?;
+        if let Some(json) = installed {
+            return Content::from_json(&json)
+                .map_err(|e| Error::Input(InputError::new("epds content", e.to_string())));
+        }
+        epds::sample_content(language).ok_or_else(|| {
+            InputError::new(
+                "language",
+                format!("no self-check content in {language:?}; install the programme's file"),
+            )
+            .into()
+        })
+    }
+
+    /// Installs the programme's self-check content (its JSON file), checked first.
+    pub fn install_epds_content(&mut self, json: &str) -> Result<()> {
+        Content::from_json(json)
+            .map_err(|e| Error::Input(InputError::new("epds content", e.to_string())))?;
+        self.store
+            .write(|w| store::put_setting(w, EPDS_CONTENT_KEY, &json.to_string()))?;
+        Ok(())
+    }
+
+    /// Scores a completed self-check and keeps it, privately, in this device's history. If
+    /// item 10 scored above 0 the result says so (`safety_pathway`): the shell shows the help
+    /// card at once and offers to alert her moderators.
+    pub fn take_epds(&mut self, answers: &Answers, language: &str) -> Result<SelfCheck> {
+        let content = self.epds_content(language)?;
+        let score = content.score(answers);
+        let taken_at = self.clock.now_ms();
+        let stored = StoredCheck {
+            taken_at,
+            answers: *answers,
+            score: score.clone(),
+            shared_with: Vec::new(),
+        };
+        let id = self.store.write(|w| store::add_self_check(w, &stored))?;
+        Ok(SelfCheck {
+            id,
+            taken_at,
+            answers: *answers,
+            score,
+            shared_with: Vec::new(),
+        })
+    }
+
+    /// Every self-check kept on this device, oldest first.
+    pub fn epds_history(&self) -> Result<Vec<SelfCheck>> {
+        Ok(
+            store::self_checks::<StoredCheck>(self.store.conn(), self.store.cipher())?
+                .into_iter()
+                .map(|(id, c)| SelfCheck {
+                    id,
+                    taken_at: c.taken_at,
+                    answers: c.answers,
+                    score: c.score,
+                    shared_with: c.shared_with,
+                })
+                .collect(),
+        )
+    }
+
+    /// Shares one self-check result (total and flags, not the answers) with one named
+    /// moderator of a group. Calling this is the mother's consent, for this result and this
+    /// moderator only.
+    pub fn share_epds(&mut self, check: i64, group: &GroupId, moderator: &str) -> Result<NoteId> {
+        let history = self.epds_history()?;
+        let c = history
+            .iter()
+            .find(|c| c.id == check)
+            .ok_or_else(|| InputError::new("check", format!("no self-check {check} here")))?
+            .clone();
+        let row = self.group_row(group)?;
+        let summary = storage::load(self.store.conn(), self.store.cipher(), row)?;
+        let target = resolve_member(&summary.members, moderator)?.clone();
+        if target.role != Role::Moderator {
+            return Err(InputError::new(
+                "moderator",
+                format!("{} is not a moderator of this group", target.name),
+            )
+            .into());
+        }
+        let flags: Vec<String> = c
+            .score
+            .flags
+            .iter()
+            .map(|f| match f {
+                Flag::PossibleDepression => "possible_depression",
+                Flag::ProbableDepression => "probable_depression",
+                Flag::SelfHarm => "self_harm",
+            })
+            .map(String::from)
+            .collect();
+        let id = self.send_note(
+            group,
+            &[target.device],
+            NoteBody::Epds {
+                total: c.score.total,
+                item10_positive: c.score.item10_positive,
+                flags,
+                taken_at: c.taken_at,
+            },
+        )?;
+        let now = self.clock.now_ms();
+        let mut stored = StoredCheck {
+            taken_at: c.taken_at,
+            answers: c.answers,
+            score: c.score,
+            shared_with: c.shared_with,
+        };
+        stored.shared_with.push((target.name.clone(), now));
+        self.store.write(|w| {
+            let body = w.seal(format!("self_checks/{check}").as_bytes(), &stored)?;
+            w.tx.execute(
+                "UPDATE self_checks SET body = ?1 WHERE id = ?2",
+                rusqlite::params![body, check],
+            )?;
+            Ok::<_, Error>(())
+        })?;
+        Ok(id)
+    }
+}
