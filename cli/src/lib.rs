@@ -13,6 +13,7 @@
 
 mod moderate;
 mod relay;
+mod safety;
 mod secret;
 
 use std::io::{BufRead, IsTerminal, Read, Write};
@@ -170,6 +171,11 @@ enum Command {
     Bundle(BundleCommand),
     #[command(flatten)]
     Moderate(moderate::ModCommand),
+    #[command(flatten)]
+    Care(moderate::CareCommand),
+    /// The EPDS self-check: score, take, history, share.
+    #[command(subcommand)]
+    Epds(safety::EpdsCommand),
 }
 
 #[derive(Subcommand)]
@@ -281,9 +287,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 usage: true,
             })?,
     };
-    let secret = secret::from_env()?;
     let mut out = std::io::stdout().lock();
-    match cli.command {
+    // Scanning and scoring store nothing: they need no profile or secret.
+    let command = match cli.command {
+        Command::Epds(cmd) => {
+            safety::run_epds(cmd, &home, || Ok(secret::from_env()?), &mut out)?;
+            return Ok(out.flush()?);
+        }
+        other => other,
+    };
+    let secret = secret::from_env()?;
+    match command {
         Command::Init {
             name,
             role,
@@ -716,6 +730,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Moderate(cmd) => moderate::run(cmd, &home, secret, &mut out)?,
+        Command::Care(cmd) => moderate::run_care(cmd, &home, secret, &mut out)?,
+        Command::Epds(_) => unreachable!("handled before the secret is read"),
     }
     out.flush()?;
     Ok(())

@@ -539,3 +539,348 @@ fn write_view(out: &mut impl Write, v: &ModerationView) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+/// Reports, the review queue, nudges, safety and the self-check on the command line.
+#[derive(Subcommand)]
+pub(crate) enum CareCommand {
+    /// Report a message to the group's moderators (only they can read it).
+    Report {
+        group: String,
+        message: String,
+        /// misinformation, distress, abuse, risk, spam or other.
+        #[arg(long)]
+        reason: String,
+        #[arg(long, default_value = "")]
+        note: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Your reports in a group and where each stands.
+    Reports {
+        group: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The review queue (moderators): open reports, safety alerts and shared self-checks,
+    /// most severe and oldest first.
+    Queue {
+        /// Include resolved items.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take a queue item in hand (moderators); the reporter sees it acknowledged.
+    Acknowledge {
+        /// The item's id, or its first characters (at least 4).
+        item: String,
+    },
+    /// Close a queue item with what was done (moderators); the reporter sees the outcome.
+    Resolve { item: String, outcome: String },
+    /// A private message to one member (moderators). TEXT may be a template's name; {name}
+    /// becomes her pseudonym.
+    Nudge {
+        group: String,
+        member: String,
+        text: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Private messages between you and the group's moderators.
+    Nudges {
+        group: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Your nudge templates; --set NAME TEXT adds or replaces one, --remove NAME drops it.
+    Templates {
+        #[arg(long, num_args = 2, value_names = ["NAME", "TEXT"])]
+        set: Option<Vec<String>>,
+        #[arg(long, value_name = "NAME", conflicts_with = "set")]
+        remove: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tell your moderators you need help now (sealed to them). Shows the help card too.
+    Alert {
+        group: String,
+        /// urgent or concern.
+        #[arg(long, default_value = "urgent")]
+        level: String,
+        /// What you want them to read (optional).
+        #[arg(long, default_value = "")]
+        text: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Where to get help now, for your region (works offline).
+    HelpCard {
+        /// Set your region first, like GB or ES.
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) fn run_care(
+    cmd: CareCommand,
+    home: &Path,
+    secret: StoreSecret,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    use hearth_core::notes::ReportReason;
+    let mut c = Companion::open(home, secret)?;
+    match cmd {
+        CareCommand::Report {
+            group,
+            message: m,
+            reason,
+            note,
+            json,
+        } => {
+            let reason =
+                ReportReason::parse(&reason).map_err(|e| InputError::new("--reason", e.reason))?;
+            let g = c.find_group(&group)?.id;
+            let id = c.report(&g, &message(&m)?, reason, &note)?;
+            if json {
+                print_json(
+                    out,
+                    &json!({"id": id.to_hex(), "group": g.to_hex(), "message_id": m, "reason": reason.as_str(), "state": "open"}),
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "reported to the moderators (id {id}); it goes out with your next `hearth sync`"
+                )?;
+            }
+        }
+        CareCommand::Reports { group, json } => {
+            let g = c.find_group(&group)?.id;
+            let list = c.my_reports(&g)?;
+            if json {
+                print_json(out, &list)?;
+            } else if list.is_empty() {
+                writeln!(out, "you have not reported anything in this group")?;
+            } else {
+                for r in &list {
+                    let mut line = format!(
+                        "[{}] {} report on message {}: {}",
+                        local_time(r.sent_at),
+                        r.reason.as_str(),
+                        &r.message_id[..8],
+                        r.state
+                    );
+                    if !r.outcome.is_empty() {
+                        line.push_str(&format!(" — {}", r.outcome));
+                    }
+                    if r.pending {
+                        line.push_str(" (not sent yet)");
+                    }
+                    writeln!(out, "{line}")?;
+                }
+            }
+        }
+        CareCommand::Queue { all, json } => {
+            let items = c.queue(all)?;
+            if json {
+                print_json(
+                    out,
+                    &items
+                        .iter()
+                        .map(|i| {
+                            json!({
+                                "id": i.id,
+                                "group": i.group,
+                                "group_name": i.group_name,
+                                "kind": i.kind,
+                                "message_id": i.message_id,
+                                "reason": i.reason,
+                                "state": i.state,
+                                "severity": i.severity,
+                                "raised_at": rfc3339(i.raised_at),
+                                "raised_by": i.raised_by,
+                                "note": i.note,
+                                "outcome": i.outcome,
+                                "context": i.context,
+                                "escalation": i.escalation,
+                            })
+                        })
+                        .collect::<Vec<_>>(),
+                )?;
+            } else if items.is_empty() {
+                writeln!(out, "nothing waiting for review")?;
+            } else {
+                for i in &items {
+                    writeln!(
+                        out,
+                        "{} [{}] {} {} in {} from {}: {} ({})",
+                        &i.id[..8],
+                        local_time(i.raised_at),
+                        i.state,
+                        i.kind,
+                        i.group_name,
+                        i.raised_by,
+                        i.reason,
+                        i.note
+                    )?;
+                    for line in &i.context {
+                        writeln!(
+                            out,
+                            "    {} {}: {}",
+                            if line.reported { ">" } else { " " },
+                            line.author,
+                            line.text
+                        )?;
+                    }
+                    if let Some(e) = &i.escalation {
+                        writeln!(out, "    now: {}", e.action)?;
+                    }
+                }
+            }
+        }
+        CareCommand::Acknowledge { item } => {
+            c.acknowledge(&item)?;
+            writeln!(
+                out,
+                "acknowledged; it goes out with your next `hearth sync`"
+            )?;
+        }
+        CareCommand::Resolve { item, outcome } => {
+            c.resolve(&item, &outcome)?;
+            writeln!(out, "resolved; it goes out with your next `hearth sync`")?;
+        }
+        CareCommand::Nudge {
+            group,
+            member,
+            text,
+            json,
+        } => {
+            let g = c.find_group(&group)?.id;
+            let text = c
+                .nudge_templates()?
+                .into_iter()
+                .find(|t| t.name == text)
+                .map(|t| t.text)
+                .unwrap_or(text);
+            let id = c.nudge(&g, &member, &text)?;
+            if json {
+                print_json(out, &json!({"id": id.to_hex(), "group": g.to_hex()}))?;
+            } else {
+                writeln!(
+                    out,
+                    "nudge sealed to {member}; it goes out with your next `hearth sync`"
+                )?;
+            }
+        }
+        CareCommand::Nudges { group, json } => {
+            let g = c.find_group(&group)?.id;
+            let list = c.nudges(&g)?;
+            if json {
+                print_json(out, &list)?;
+            } else {
+                for n in &list {
+                    writeln!(
+                        out,
+                        "[{}] {} to {}: {}",
+                        local_time(n.at),
+                        n.from,
+                        n.to,
+                        n.text
+                    )?;
+                }
+            }
+        }
+        CareCommand::Templates { set, remove, json } => {
+            if let Some(v) = set {
+                c.set_nudge_template(&v[0], &v[1])?;
+            }
+            if let Some(name) = remove {
+                c.set_nudge_template(&name, "")?;
+            }
+            let list = c.nudge_templates()?;
+            if json {
+                print_json(out, &list)?;
+            } else {
+                for t in &list {
+                    writeln!(out, "{}: {}", t.name, t.text)?;
+                }
+            }
+        }
+        CareCommand::Alert {
+            group,
+            level,
+            text,
+            json,
+        } => {
+            use hearth_core::notes::Severity;
+            let severity = match level.trim().to_ascii_lowercase().as_str() {
+                "urgent" => Severity::Urgent,
+                "concern" => Severity::Concern,
+                other => {
+                    return Err(InputError::new(
+                        "--level",
+                        format!("{other:?}: expected urgent or concern"),
+                    )
+                    .into())
+                }
+            };
+            let g = c.find_group(&group)?.id;
+            let card = c.help_card()?;
+            let id = c.raise_alert(&g, severity, &[], &text)?;
+            if json {
+                print_json(
+                    out,
+                    &json!({"id": id.to_hex(), "group": g.to_hex(), "help_card": card}),
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "your moderators will be alerted at your next `hearth sync` (id {id})."
+                )?;
+                write_card(out, &card)?;
+            }
+        }
+        CareCommand::HelpCard { region, json } => {
+            if let Some(r) = region {
+                c.set_help_region(&r)?;
+            }
+            let card = c.help_card()?;
+            if json {
+                print_json(out, &card)?;
+            } else {
+                write_card(out, &card)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn write_card(
+    out: &mut impl Write,
+    card: &hearth_core::notes::HelpCard,
+) -> Result<(), Failure> {
+    writeln!(
+        out,
+        "If you or your baby are in danger now, call {}.",
+        card.emergency
+    )?;
+    for l in &card.crisis {
+        writeln!(out, "{}: {} ({})", l.name, l.number, l.hours)?;
+    }
+    writeln!(
+        out,
+        "Worrying symptoms in pregnancy: {}",
+        card.maternity_triage
+    )?;
+    for l in &card.maternity_lines {
+        writeln!(out, "{}: {} ({})", l.name, l.number, l.hours)?;
+    }
+    for l in &card.domestic_abuse {
+        writeln!(out, "{}: {} ({})", l.name, l.number, l.hours)?;
+    }
+    if let Some(n) = &card.note {
+        writeln!(out, "({n})")?;
+    }
+    Ok(())
+}

@@ -595,4 +595,68 @@ fn moderation_from_the_command_line() {
     assert_eq!(bea_row["posts_7d"], 2, "{activity}");
     let view = json(&bea, &["moderation", GROUP, "--json"]);
     assert_eq!(view["nobody_on_duty"], true, "{view}");
+
+    // A report from the command line reaches the moderator's queue; its state reaches Bea.
+    let err = fails(&bea, &["report", GROUP, &yoga, "--reason", "rude"], 2);
+    assert!(
+        err.contains("--reason") && err.contains("misinformation"),
+        "{err}"
+    );
+    let r = json(
+        &bea,
+        &[
+            "report",
+            GROUP,
+            &yoga,
+            "--reason",
+            "distress",
+            "--note",
+            "she sounds low",
+            "--json",
+        ],
+    );
+    assert_eq!(r["state"], "open");
+    ok(&bea, &["sync"]);
+    ok(&ada, &["sync"]);
+    let queue = json(&ada, &["queue", "--json"]);
+    let item = &queue.as_array().unwrap()[0];
+    for field in ["id", "group", "message_id", "reason", "state"] {
+        assert!(
+            item.get(field).is_some(),
+            "queue --json lacks {field}: {queue}"
+        );
+    }
+    assert_eq!(
+        (item["message_id"].as_str(), item["reason"].as_str()),
+        (Some(yoga.as_str()), Some("distress"))
+    );
+    let id = item["id"].as_str().unwrap().to_string();
+    ok(&ada, &["resolve", &id[..8], "spoke with her privately"]);
+    ok(&ada, &["sync"]);
+    ok(&bea, &["sync"]);
+    let mine = json(&bea, &["reports", GROUP, "--json"]);
+    assert_eq!(mine[0]["state"], "resolved", "{mine}");
+    assert!(json(&bea, &["queue", "--json"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn epds_scores_from_the_command_line_without_a_profile() {
+    let home = Home::with_key();
+    // Items 1, 2 and 4 score from the top option down; the others are reverse-scored.
+    let s = json(&home, &["epds", "score", "3,3,0,3,0,0,0,0,0,3"]);
+    assert_eq!(s["total"], 3 * 3 + 3 * 6); // item 10 at its bottom option scores 0
+    assert_eq!(s["item10_positive"], false);
+    let s = json(&home, &["epds", "score", "0,0,3,0,3,3,3,3,3,2"]);
+    assert_eq!(
+        (s["total"].as_u64(), s["item10_positive"].as_bool()),
+        (Some(1), Some(true))
+    );
+    assert_eq!(s["flags"], serde_json::json!(["self_harm"]));
+    let err = fails(&home, &["epds", "score", "0,1,2"], 2);
+    assert!(err.contains("answers"), "{err}");
+    let err = fails(&home, &["epds", "score", "0,1,2,3,4,0,0,0,0,0"], 2);
+    assert!(err.contains("item 5"), "{err}");
 }
