@@ -882,7 +882,10 @@ mod tests {
         let states: Vec<_> = all.items.iter().map(|i| i.state).collect();
         use DeliveryState::{Pending, Sent};
         assert_eq!(states, [Sent, Sent, Sent, Pending, Pending]);
-        assert!(c.acknowledge_upload(&g.id, 7).is_err(), "no change 7 exists");
+        assert!(
+            c.acknowledge_upload(&g.id, 7).is_err(),
+            "no change 7 exists"
+        );
         assert_eq!(c.outbox(&g.id).unwrap().pending(), 5..=6);
     }
 

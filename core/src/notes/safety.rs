@@ -12,8 +12,7 @@ use crate::companion::Companion;
 use crate::error::{Error, InputError, Result};
 use crate::group::storage;
 use crate::group::GroupId;
-use crate::identity::{DeviceId, Role};
-use crate::moderation::actions::moderators;
+use crate::identity::Role;
 use crate::sync::resolve_member;
 
 use super::views::{fold, ladder_alert};
@@ -67,20 +66,10 @@ impl Companion {
         categories: &[String],
         shared_text: &str,
     ) -> Result<NoteId> {
-        let row = self.group_row(group)?;
-        let summary = storage::load(self.store.conn(), self.store.cipher(), row)?;
-        let me = self.profile.keys.device_id();
-        let to: Vec<DeviceId> = moderators(&summary.members)
-            .into_iter()
-            .filter(|d| *d != me)
-            .collect();
-        if to.is_empty() {
-            return Err(InputError::new(
-                "group",
-                "this group has no other moderator to alert; use the help card to get help now",
-            )
-            .into());
-        }
+        let to = self.other_moderators(
+            group,
+            "this group has no other moderator to alert; use the help card to get help now",
+        )?;
         self.send_note(
             group,
             &to,

@@ -296,6 +296,21 @@ impl Companion {
         self.send_note(group, to, body)
     }
 
+    /// The group's moderators other than this device; `none` is the error if there are none.
+    pub(crate) fn other_moderators(&self, group: &GroupId, none: &str) -> Result<Vec<DeviceId>> {
+        let row = self.group_row(group)?;
+        let summary = storage::load(self.store.conn(), self.store.cipher(), row)?;
+        let me = self.profile.keys.device_id();
+        let to: Vec<DeviceId> = moderators(&summary.members)
+            .into_iter()
+            .filter(|d| *d != me)
+            .collect();
+        if to.is_empty() {
+            return Err(InputError::new("group", none).into());
+        }
+        Ok(to)
+    }
+
     /// Reports a message to the group's moderators, with the lines around it as this device
     /// shows them. Only the moderators can read it; the reporter sees its state.
     pub fn report(
@@ -305,18 +320,7 @@ impl Companion {
         reason: ReportReason,
         note: &str,
     ) -> Result<NoteId> {
-        let row = self.group_row(group)?;
-        let summary = storage::load(self.store.conn(), self.store.cipher(), row)?;
-        let me = self.profile.keys.device_id();
-        let to: Vec<DeviceId> = moderators(&summary.members)
-            .into_iter()
-            .filter(|d| *d != me)
-            .collect();
-        if to.is_empty() {
-            return Err(
-                InputError::new("group", "this group has no other moderator to report to").into(),
-            );
-        }
+        let to = self.other_moderators(group, "this group has no other moderator to report to")?;
         let context = self.context_around(group, message)?;
         self.send_note(
             group,
