@@ -1,1 +1,2461 @@
-//! (being written)
+//! On-device risk detection: reads a message (a draft as it is typed, or one just received) and
+//! says whether it suggests risk — thoughts of suicide or self-harm, harm to the baby, domestic
+//! abuse, pregnancy and postnatal red flags, signs of psychosis, low mood — and which
+//! content-filter topics it touches. It runs on
+//! the phone, never on a server, and it only *informs*: nothing here hides, blocks or reports a
+//! message by itself. Callers decide what to show (a help card, a gentle prompt, a blur).
+//!
+//! # What it guards against
+//!
+//! Two failures matter. Missing an urgent message ("I want to die", "I'm bleeding heavily at 30
+//! weeks") is the worse one, so phrases are generous and ambiguity resolves towards flagging. But
+//! a detector that fires on everyday pregnancy talk ("this heartburn is killing me", "will coffee
+//! hurt the baby?") teaches people to ignore it, so context rules take the obvious false alarms
+//! back out. The rules are deliberately simple, readable and data-driven rather than clever: a
+//! programme coordinator can see why a message was flagged ([`Match::phrase`]) and fix a gap by
+//! adding a phrase, not by changing code.
+//!
+//! # Pipeline
+//!
+//! 1. **Words.** The text is split into words keeping each word's byte range in the original
+//!    text, so [`Match::start`]/[`Match::end`] can highlight it. Words are lowercased, accents are
+//!    folded (`á`→`a`, `ñ`→`n`, `ü`→`u`; combining marks dropped), and apostrophes inside a word
+//!    are removed (`don't`, `don’t` and `dont` are the same word). Letters and digits are separate
+//!    words (`4cm` → `4 cm`, `32+4` → `32 4`). Punctuation separates words; each emoji is a word
+//!    of its own (so `😂` can be a cue).
+//! 2. **Sentences and clauses.** `. ! ? ; …`, line breaks and `¿ ¡` end a sentence; `, : ( ) — –`
+//!    and quotation marks end a clause. Phrases never match across sentences; negation and
+//!    hypothetical cues never reach across a clause, so "I'm not ok, I want to die" stays urgent.
+//! 3. **Phrases.** Every phrase of every language is compiled once, in [`Detector`], into token
+//!    patterns indexed by their first word, so a scan costs roughly one hash lookup per word plus
+//!    the few patterns that could start there. There is no regex engine: gaps are at most
+//!    [`MAX_GAP`] words and backtracking is bounded by them, so a scan is linear in the message
+//!    and cheap enough for every keystroke of a draft. A gap never skips a negation word, so
+//!    `<sh_lead> {0,2} hurt myself` cannot match "I'd never hurt myself".
+//! 4. **Context**, applied to each risk match:
+//!    - *hyperbole*: a match overlapping a hyperbole or look-alike phrase ("killing me", "dying
+//!      to", "bleeding gums", "me muero de ganas") is dropped;
+//!    - *negation*: a negation cue ("never", "don't", "no", "nunca") ending at most
+//!      [`NEGATION_WINDOW`] words before the match, in the same clause, with only
+//!      `negation_scope` words between ("would", "ever", "want", "to", "quiero"…), drops it — and
+//!      every match of the same category overlapping it (the statement is negated as a whole).
+//!      The check looks only *before* the phrase, so phrases that carry their own negation ("I
+//!      don't want to live", "no quiero vivir", "I can't feel the baby move") are written whole
+//!      and stay. A content word between cue and phrase ends the cue's reach ("not okay I want
+//!      to die" stays urgent);
+//!    - *reported speech*: after a reported cue ("she said", "told me", "mi amiga dijo") the match
+//!      is someone else's: at most concern (a member worried about a friend may still want the
+//!      help card). After a *media* cue (an article, a song, a leaflet, "the midwife said") it
+//!      is information: dropped. Neither applies when a first-person word ("I", "me", "my",
+//!      "yo") comes between the cue and the end of the match — that makes it the member's own
+//!      ("he said he'd kill me", "my mum said I'm bleeding heavily" stay urgent). Only speech and
+//!      report verbs are cues: "my sister is having a seizure" is an emergency she is witnessing.
+//!      Text inside quotation marks is at most concern, and an "I" inside quotes is not the
+//!      writer;
+//!    - *asked*: a question someone asked her ("the health visitor asked if I'd had thoughts of
+//!      harming myself") is not something she says: two levels down;
+//!    - *hypothetical*: a red flag at most [`HYPOTHETICAL_WINDOW`] words after "if", "what if",
+//!      "in case", "signs of" is asked about, not happening: one level down. A *question* cue
+//!      ("is it normal", "does anyone", "es normal") does the same unless the writer appears in
+//!      between ("is it normal that I haven't felt her move?" is about her, now). "Not sure if",
+//!      "no sé si" do not count;
+//!    - *history*: a sentence about the past ("with my first", "years ago", "used to", "the scan
+//!      showed all fine") drops red flags and lowers everything else one level, unless a present
+//!      cue ("now", "this time", "ahora") is nearer to the phrase than the history cue;
+//!    - *joking*: "lol", "jaja", 😂, 💀 in the same sentence: one level down ("I wanted to die 💀"
+//!      is concern, not urgent — still a gentle check-in, in case the joke hides something);
+//!    - *urgent_with*: some groups (bleeding, quieter baby, waters, headache, fever, farewell
+//!      letters) are concern alone and urgent when a phrase of the group's `urgent_with` list
+//!      appears anywhere in the message ("bleeding" + "clots", "waters broke" + "32 weeks").
+//!
+//!    Cues inside a phrase are part of it and never apply to it. Lowering steps add up (reported
+//!    and history: "my friend said she wanted to die after her first" is none), a level never
+//!    goes below none, and a match that ends at none is not reported.
+//! 5. **Assessment.** The level is the highest remaining match; categories, red flags and topics
+//!    are sorted and deduplicated. Topics ignore negation ("it wasn't a miscarriage" is still about
+//!    loss — a member who blurs loss would not want to read it) but not hyperbole. Self-harm and
+//!    low-mood matches add the low-mood topic.
+//!
+//! # Lexicon files
+//!
+//! One JSON file per language (`data/lexicon-en.json`, `data/lexicon-es.json`, compiled in with
+//! `include_str!`). A programme can add its own file for a built-in language (its phrases are
+//! added) or a new language, with [`Detector::new`] or [`Detector::with`]. Keys starting with `_`
+//! are notes; each file starts with a `"_format"` note for coordinators. Fields (all optional
+//! except `language`):
+//!
+//! - `language`: a code such as `"en"`.
+//! - `sets`: named lists of phrases, used in other phrases as `<name>` (`"partner": ["he", "my?
+//!   husband", …]`). A programme file that extends a language may use that language's sets.
+//! - `entries`: groups `{ "category", "level", "red_flag"?, "phrases", "urgent_with"? }`;
+//!   category is `self_harm`, `harm_to_baby`, `domestic_abuse`, `red_flag`, `low_mood` or
+//!   `psychosis`; level `concern` or `urgent`; `red_flag` (only and always with category
+//!   `red_flag`) is `heavy_bleeding`, `reduced_movements`, `headache_or_vision`,
+//!   `waters_early`, `fits`, `infection`, `chest_or_breathing` or `baby_unwell`.
+//! - `topics`: groups `{ "topic", "phrases" }`, topic `loss`, `birth_trauma`, `low_mood` or
+//!   `medical_detail`.
+//! - `hyperbole`, `negation`, `reported`, `media`, `asked`, `hypothetical`, `question`,
+//!   `uncertain`, `history`, `present`, `joking`: phrase lists for the context rules above.
+//! - `negation_scope`, `first_person`: single-word lists.
+//!
+//! Phrase syntax, items separated by spaces: `word` matches that word (case, accents and
+//! apostrophes ignored); `word*` any word starting so (`bleed*`: bleeding, bleeds); `a|b|c` any of
+//! those words; `(a b|c d)` either sequence of words; a trailing `?` makes a word or group
+//! optional; `{3}` skips up to 3 words and `{1,3}` 1 to 3; `#` is any number and `#16-36` a
+//! number in that range; `!a|b` requires that the next word is *not* one of them (it consumes
+//! nothing); `^` is the start of a sentence or clause; `<name>` is any member of a set (`<name>?`
+//! optional). A single emoji is a word too. Example: `"<partner> {0,3} hit|hits|punched me"`.
+//!
+//! Every problem in a file is an error naming the field and what was expected
+//! (`lexicon es: entries[12].phrases[3]: "quiero {9} morir": gap {9} is wider than 8 words`);
+//! unknown fields are errors too, so a typo never silently disables a phrase. A set name that
+//! does not exist is reported when the lexicon is compiled into a [`Detector`], because a
+//! programme file may use the sets of the built-in file it extends.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The built-in English lexicon.
+const BUILTIN_EN: &str = include_str!("../data/lexicon-en.json");
+/// The built-in Spanish lexicon.
+const BUILTIN_ES: &str = include_str!("../data/lexicon-es.json");
+
+/// Widest gap a phrase may use (`{8}`); keeps matching linear in the message length.
+pub const MAX_GAP: u8 = 8;
+/// How many words before a phrase a negation cue may end and still negate it.
+pub const NEGATION_WINDOW: usize = 5;
+/// How many words before a red flag a hypothetical cue may end and still apply.
+pub const HYPOTHETICAL_WINDOW: usize = 4;
+/// How many concrete patterns one phrase may expand to through its sets.
+const MAX_VARIANTS: usize = 2048;
+
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident { $( $(#[$vmeta:meta])* $variant:ident = $text:literal ),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $( $(#[$vmeta])* #[serde(rename = $text)] $variant ),+
+        }
+
+        impl $name {
+            /// Every value, in order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The name used in lexicon files and in JSON.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// Parses a name as written in lexicon files and JSON; `None` if unknown.
+            pub fn from_name(name: &str) -> Option<$name> {
+                $name::ALL.iter().copied().find(|v| v.as_str() == name)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// How worrying a message is. Ordered: `None < Concern < Urgent`.
+    #[derive(Default)]
+    Level {
+        /// Nothing to act on.
+        #[default]
+        None = "none",
+        /// Worth a gentle check-in or a help card.
+        Concern = "concern",
+        /// Offer help now (emergency numbers, the escalation ladder if she chooses).
+        Urgent = "urgent",
+    }
+}
+
+impl Level {
+    /// This level lowered by `steps` (never below `None`).
+    fn lowered(self, steps: u8) -> Level {
+        match (self, steps) {
+            (level, 0) => level,
+            (Level::Urgent, 1) => Level::Concern,
+            _ => Level::None,
+        }
+    }
+}
+
+named_enum! {
+    /// What kind of risk a match is about.
+    Category {
+        /// Thoughts of suicide or self-harm.
+        SelfHarm = "self_harm",
+        /// Harm (or fear of harming) the baby.
+        HarmToBaby = "harm_to_baby",
+        /// Violence, threats or controlling behaviour by a partner.
+        DomesticAbuse = "domestic_abuse",
+        /// A pregnancy or postnatal warning sign; see [`RedFlag`].
+        RedFlag = "red_flag",
+        /// Low mood: crying, loneliness, hopelessness, not coping.
+        LowMood = "low_mood",
+        /// Signs of postpartum psychosis: voices, beliefs that are not real. An emergency.
+        Psychosis = "psychosis",
+    }
+}
+
+named_enum! {
+    /// Which pregnancy warning sign a [`Category::RedFlag`] match is.
+    RedFlag {
+        /// Heavy bleeding, clots, soaking pads.
+        HeavyBleeding = "heavy_bleeding",
+        /// Reduced or no baby movements.
+        ReducedMovements = "reduced_movements",
+        /// Severe headache or changes in vision.
+        HeadacheOrVision = "headache_or_vision",
+        /// Waters breaking (urgent before 37 weeks).
+        WatersEarly = "waters_early",
+        /// Fits, seizures, loss of consciousness.
+        Fits = "fits",
+        /// Fever, shivering, an infected wound: possible sepsis.
+        Infection = "infection",
+        /// Breathlessness, chest pain, a swollen painful calf: possible blood clot.
+        ChestOrBreathing = "chest_or_breathing",
+        /// The baby is unwell or hurt: a fall, not breathing well, floppy, not feeding.
+        BabyUnwell = "baby_unwell",
+    }
+}
+
+named_enum! {
+    /// Content a member may choose to blur in her groups.
+    Topic {
+        /// Miscarriage, stillbirth, losing a baby.
+        Loss = "loss",
+        /// Traumatic births, emergency sections, NICU.
+        BirthTrauma = "birth_trauma",
+        /// Low mood, depression, anxiety (also set by low-mood and self-harm matches).
+        LowMood = "low_mood",
+        /// Clinical detail: dilation, blood, blood pressure readings.
+        MedicalDetail = "medical_detail",
+    }
+}
+
+/// One lexicon phrase found in a message, after context rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Match {
+    /// What the phrase is about.
+    pub category: Category,
+    /// The level after context rules (never `None`: dropped matches are not reported).
+    pub level: Level,
+    /// Which red flag, for [`Category::RedFlag`] matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub red_flag: Option<RedFlag>,
+    /// The lexicon phrase as written in its file.
+    pub phrase: String,
+    /// Byte offset of the first matched word in the original text.
+    pub start: usize,
+    /// Byte offset just after the last matched word in the original text.
+    pub end: usize,
+}
+
+/// What the detector found in one message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assessment {
+    /// The highest level of any match (`None` when nothing matched).
+    pub level: Level,
+    /// Categories of the matches, sorted and deduplicated.
+    pub categories: Vec<Category>,
+    /// Red flags among the matches, sorted and deduplicated.
+    pub red_flags: Vec<RedFlag>,
+    /// Topics the message touches, sorted and deduplicated.
+    pub topics: Vec<Topic>,
+    /// The matches, in text order.
+    pub matches: Vec<Match>,
+}
+
+impl Assessment {
+    /// Whether the message is distressing to read (concern or urgent), for members who blur it.
+    pub fn is_distressing(&self) -> bool {
+        self.level >= Level::Concern
+    }
+
+    /// Whether the message touches `topic`.
+    pub fn has_topic(&self, topic: Topic) -> bool {
+        self.topics.contains(&topic)
+    }
+}
+
+/// A problem in a lexicon file: which language, which field, what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LexiconError {
+    language: String,
+    path: String,
+    problem: String,
+}
+
+impl LexiconError {
+    fn new(language: &str, path: &str, problem: impl Into<String>) -> LexiconError {
+        LexiconError {
+            language: language.to_owned(),
+            path: path.to_owned(),
+            problem: problem.into(),
+        }
+    }
+
+    /// The lexicon's language code, or `(unknown language)` when it could not be read.
+    pub fn language(&self) -> &str {
+        &self.language
+    }
+
+    /// Where the problem is, e.g. `entries[12].phrases[3]` (empty for the whole file).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// What is wrong and what was expected.
+    pub fn problem(&self) -> &str {
+        &self.problem
+    }
+}
+
+impl fmt::Display for LexiconError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "lexicon {}: {}", self.language, self.problem)
+        } else {
+            write!(
+                f,
+                "lexicon {}: {}: {}",
+                self.language, self.path, self.problem
+            )
+        }
+    }
+}
+
+impl std::error::Error for LexiconError {}
+
+const UNKNOWN_LANGUAGE: &str = "(unknown language)";
+
+/// One word alternative in a phrase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Alt {
+    Exact(String),
+    Prefix(String),
+    Number { lo: u32, hi: u32 },
+}
+
+/// One space-separated item of a phrase, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Item {
+    Word {
+        alts: Vec<Alt>,
+        optional: bool,
+    },
+    Set {
+        name: String,
+        optional: bool,
+    },
+    Gap {
+        min: u8,
+        max: u8,
+    },
+    NotNext(Vec<Alt>),
+    ClauseStart,
+    Group {
+        options: Vec<Vec<Item>>,
+        optional: bool,
+    },
+}
+
+/// A parsed phrase, with where it came from for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Phrase {
+    text: String,
+    path: String,
+    items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    category: Category,
+    level: Level,
+    red_flag: Option<RedFlag>,
+    phrases: Vec<Phrase>,
+    urgent_with: Vec<Phrase>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TopicGroup {
+    topic: Topic,
+    phrases: Vec<Phrase>,
+}
+
+/// One language's phrases and context cues, read from a lexicon file (see the module docs for
+/// the format). Deserialising checks everything [`Lexicon::from_json`] checks.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "serde_json::Value")]
+pub struct Lexicon {
+    language: String,
+    sets: BTreeMap<String, Vec<Phrase>>,
+    entries: Vec<Entry>,
+    topics: Vec<TopicGroup>,
+    hyperbole: Vec<Phrase>,
+    negation: Vec<Phrase>,
+    reported: Vec<Phrase>,
+    media: Vec<Phrase>,
+    hypothetical: Vec<Phrase>,
+    question: Vec<Phrase>,
+    uncertain: Vec<Phrase>,
+    asked: Vec<Phrase>,
+    history: Vec<Phrase>,
+    present: Vec<Phrase>,
+    joking: Vec<Phrase>,
+    negation_scope: BTreeSet<String>,
+    first_person: BTreeSet<String>,
+}
+
+const TOP_FIELDS: &[&str] = &[
+    "language",
+    "sets",
+    "entries",
+    "topics",
+    "hyperbole",
+    "negation",
+    "negation_scope",
+    "first_person",
+    "reported",
+    "media",
+    "hypothetical",
+    "question",
+    "uncertain",
+    "asked",
+    "history",
+    "present",
+    "joking",
+];
+const ENTRY_FIELDS: &[&str] = &["category", "level", "red_flag", "phrases", "urgent_with"];
+const TOPIC_FIELDS: &[&str] = &["topic", "phrases"];
+
+impl Lexicon {
+    /// Reads a lexicon file. Every problem is reported with the field it is in.
+    pub fn from_json(s: &str) -> Result<Lexicon, LexiconError> {
+        let value: Value = serde_json::from_str(s)
+            .map_err(|e| LexiconError::new(UNKNOWN_LANGUAGE, "", format!("not valid JSON: {e}")))?;
+        Lexicon::try_from(value)
+    }
+
+    /// The language code, e.g. `"en"`.
+    pub fn language(&self) -> &str {
+        &self.language
+    }
+
+    /// How many phrases the lexicon's entries hold (risk phrases only).
+    pub fn phrase_count(&self) -> usize {
+        self.entries.iter().map(|e| e.phrases.len()).sum()
+    }
+
+    /// Adds everything in `other` (assumed to be the same language) to this lexicon.
+    fn merge(&mut self, other: Lexicon) {
+        for (name, members) in other.sets {
+            self.sets.entry(name).or_default().extend(members);
+        }
+        self.entries.extend(other.entries);
+        self.topics.extend(other.topics);
+        self.hyperbole.extend(other.hyperbole);
+        self.negation.extend(other.negation);
+        self.reported.extend(other.reported);
+        self.media.extend(other.media);
+        self.hypothetical.extend(other.hypothetical);
+        self.question.extend(other.question);
+        self.uncertain.extend(other.uncertain);
+        self.asked.extend(other.asked);
+        self.history.extend(other.history);
+        self.present.extend(other.present);
+        self.joking.extend(other.joking);
+        self.negation_scope.extend(other.negation_scope);
+        self.first_person.extend(other.first_person);
+    }
+}
+
+impl TryFrom<Value> for Lexicon {
+    type Error = LexiconError;
+
+    fn try_from(value: Value) -> Result<Lexicon, LexiconError> {
+        let Value::Object(top) = &value else {
+            return Err(LexiconError::new(
+                UNKNOWN_LANGUAGE,
+                "",
+                format!(
+                    "expected a JSON object at the top level, found {}",
+                    kind(&value)
+                ),
+            ));
+        };
+        let language = match top.get("language") {
+            None => {
+                return Err(LexiconError::new(
+                    UNKNOWN_LANGUAGE,
+                    "language",
+                    "missing (expected a language code such as \"en\")",
+                ))
+            }
+            Some(Value::String(code)) => {
+                let valid = !code.is_empty()
+                    && code.len() <= 16
+                    && code
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                if !valid {
+                    return Err(LexiconError::new(
+                        UNKNOWN_LANGUAGE,
+                        "language",
+                        format!("{code:?} is not a language code (expected letters such as \"en\" or \"es-MX\")"),
+                    ));
+                }
+                code.to_ascii_lowercase()
+            }
+            Some(other) => {
+                return Err(LexiconError::new(
+                    UNKNOWN_LANGUAGE,
+                    "language",
+                    format!("expected a string, found {}", kind(other)),
+                ))
+            }
+        };
+        let cx = Cx {
+            language: &language,
+        };
+        cx.known_fields("", top, TOP_FIELDS)?;
+
+        let mut sets = BTreeMap::new();
+        if let Some(value) = top.get("sets") {
+            let Value::Object(map) = value else {
+                return Err(cx.err(
+                    "sets",
+                    format!("expected an object of named lists, found {}", kind(value)),
+                ));
+            };
+            for (name, members) in map {
+                if name.starts_with('_') {
+                    continue;
+                }
+                let path = format!("sets.{name}");
+                if !valid_set_name(name) {
+                    return Err(cx.err(
+                        &path,
+                        "a set name uses lowercase letters, digits and _ only",
+                    ));
+                }
+                let phrases = cx.phrases(&path, members, true)?;
+                if phrases.is_empty() {
+                    return Err(cx.err(&path, "empty (a set needs at least one member)"));
+                }
+                sets.insert(name.clone(), phrases);
+            }
+        }
+
+        let mut entries = Vec::new();
+        for (i, value) in cx.array("entries", top.get("entries"))?.iter().enumerate() {
+            entries.push(cx.entry(&format!("entries[{i}]"), value)?);
+        }
+        let mut topics = Vec::new();
+        for (i, value) in cx.array("topics", top.get("topics"))?.iter().enumerate() {
+            topics.push(cx.topic_group(&format!("topics[{i}]"), value)?);
+        }
+        let list = |field: &str| match top.get(field) {
+            None => Ok(Vec::new()),
+            Some(value) => cx.phrases(field, value, false),
+        };
+        Ok(Lexicon {
+            sets,
+            entries,
+            topics,
+            hyperbole: list("hyperbole")?,
+            negation: list("negation")?,
+            reported: list("reported")?,
+            media: list("media")?,
+            hypothetical: list("hypothetical")?,
+            question: list("question")?,
+            uncertain: list("uncertain")?,
+            asked: list("asked")?,
+            history: list("history")?,
+            present: list("present")?,
+            joking: list("joking")?,
+            negation_scope: cx.words("negation_scope", top.get("negation_scope"))?,
+            first_person: cx.words("first_person", top.get("first_person"))?,
+            language,
+        })
+    }
+}
+
+fn valid_set_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Parsing context: the language, for error messages.
+struct Cx<'a> {
+    language: &'a str,
+}
+
+impl Cx<'_> {
+    fn err(&self, path: &str, problem: impl Into<String>) -> LexiconError {
+        LexiconError::new(self.language, path, problem)
+    }
+
+    fn known_fields(
+        &self,
+        path: &str,
+        object: &Map<String, Value>,
+        known: &[&str],
+    ) -> Result<(), LexiconError> {
+        for key in object.keys() {
+            if !key.starts_with('_') && !known.contains(&key.as_str()) {
+                let at = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                return Err(self.err(
+                    &at,
+                    format!(
+                        "unknown field (expected one of: {}; notes start with _)",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn array<'v>(&self, path: &str, value: Option<&'v Value>) -> Result<&'v [Value], LexiconError> {
+        match value {
+            None => Ok(&[]),
+            Some(Value::Array(items)) => Ok(items),
+            Some(other) => Err(self.err(path, format!("expected a list, found {}", kind(other)))),
+        }
+    }
+
+    fn string<'v>(&self, path: &str, value: Option<&'v Value>) -> Result<&'v str, LexiconError> {
+        match value {
+            None => Err(self.err(path, "missing")),
+            Some(Value::String(s)) => Ok(s),
+            Some(other) => Err(self.err(path, format!("expected a string, found {}", kind(other)))),
+        }
+    }
+
+    fn name<T: Copy>(
+        &self,
+        path: &str,
+        value: Option<&Value>,
+        all: &[T],
+        as_str: fn(T) -> &'static str,
+    ) -> Result<T, LexiconError> {
+        let text = self.string(path, value)?;
+        all.iter()
+            .copied()
+            .find(|v| as_str(*v) == text)
+            .ok_or_else(|| {
+                let names: Vec<&str> = all.iter().map(|v| as_str(*v)).collect();
+                self.err(
+                    path,
+                    format!(
+                        "unknown value {text:?} (expected one of: {})",
+                        names.join(", ")
+                    ),
+                )
+            })
+    }
+
+    fn phrases(
+        &self,
+        path: &str,
+        value: &Value,
+        in_set: bool,
+    ) -> Result<Vec<Phrase>, LexiconError> {
+        let Value::Array(items) = value else {
+            return Err(self.err(
+                path,
+                format!("expected a list of phrases, found {}", kind(value)),
+            ));
+        };
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let at = format!("{path}[{i}]");
+                let text = self.string(&at, Some(item))?;
+                let mut phrase =
+                    parse_phrase(text, in_set).map_err(|problem| self.err(&at, problem))?;
+                phrase.path = at;
+                Ok(phrase)
+            })
+            .collect()
+    }
+
+    fn words(&self, path: &str, value: Option<&Value>) -> Result<BTreeSet<String>, LexiconError> {
+        let mut words = BTreeSet::new();
+        for (i, item) in self.array(path, value)?.iter().enumerate() {
+            let at = format!("{path}[{i}]");
+            let text = self.string(&at, Some(item))?;
+            let word = normalize_word(text.trim())
+                .map_err(|problem| self.err(&at, format!("{text:?}: {problem}")))?;
+            words.insert(word);
+        }
+        Ok(words)
+    }
+
+    fn entry(&self, path: &str, value: &Value) -> Result<Entry, LexiconError> {
+        let Value::Object(object) = value else {
+            return Err(self.err(path, format!("expected an object, found {}", kind(value))));
+        };
+        self.known_fields(path, object, ENTRY_FIELDS)?;
+        let category = self.name(
+            &format!("{path}.category"),
+            object.get("category"),
+            Category::ALL,
+            Category::as_str,
+        )?;
+        let level_path = format!("{path}.level");
+        let level = self.name(&level_path, object.get("level"), Level::ALL, Level::as_str)?;
+        if level == Level::None {
+            return Err(self.err(
+                &level_path,
+                "\"none\" is not a level for an entry (expected concern or urgent)",
+            ));
+        }
+        let red_flag_path = format!("{path}.red_flag");
+        let red_flag = match (category, object.get("red_flag")) {
+            (Category::RedFlag, None) => {
+                return Err(self.err(
+                    &red_flag_path,
+                    "missing (required when category is red_flag)",
+                ))
+            }
+            (Category::RedFlag, value) => {
+                Some(self.name(&red_flag_path, value, RedFlag::ALL, RedFlag::as_str)?)
+            }
+            (_, None) => None,
+            (_, Some(_)) => {
+                return Err(self.err(&red_flag_path, "only allowed when category is red_flag"))
+            }
+        };
+        let phrases_path = format!("{path}.phrases");
+        let phrases = match object.get("phrases") {
+            None => return Err(self.err(&phrases_path, "missing (expected a list of phrases)")),
+            Some(value) => self.phrases(&phrases_path, value, false)?,
+        };
+        if phrases.is_empty() {
+            return Err(self.err(&phrases_path, "empty (a group needs at least one phrase)"));
+        }
+        let urgent_with = match object.get("urgent_with") {
+            None => Vec::new(),
+            Some(value) => self.phrases(&format!("{path}.urgent_with"), value, false)?,
+        };
+        Ok(Entry {
+            category,
+            level,
+            red_flag,
+            phrases,
+            urgent_with,
+        })
+    }
+
+    fn topic_group(&self, path: &str, value: &Value) -> Result<TopicGroup, LexiconError> {
+        let Value::Object(object) = value else {
+            return Err(self.err(path, format!("expected an object, found {}", kind(value))));
+        };
+        self.known_fields(path, object, TOPIC_FIELDS)?;
+        let topic = self.name(
+            &format!("{path}.topic"),
+            object.get("topic"),
+            Topic::ALL,
+            Topic::as_str,
+        )?;
+        let phrases_path = format!("{path}.phrases");
+        let phrases = match object.get("phrases") {
+            None => return Err(self.err(&phrases_path, "missing (expected a list of phrases)")),
+            Some(value) => self.phrases(&phrases_path, value, false)?,
+        };
+        if phrases.is_empty() {
+            return Err(self.err(&phrases_path, "empty (a group needs at least one phrase)"));
+        }
+        Ok(TopicGroup { topic, phrases })
+    }
+}
+
+/// Parses one phrase; the error is the problem only (the caller adds the path).
+fn parse_phrase(text: &str, in_set: bool) -> Result<Phrase, String> {
+    let fail = |problem: String| format!("{text:?}: {problem}");
+    let raw_items = split_items(text).map_err(fail)?;
+    if raw_items.is_empty() {
+        return Err("empty".to_owned());
+    }
+    let items = parse_items(&raw_items, in_set, false).map_err(fail)?;
+    Ok(Phrase {
+        text: text.trim().to_owned(),
+        path: String::new(),
+        items,
+    })
+}
+
+/// Splits a phrase at spaces, keeping a parenthesised group such as `(lots of|a lot of)?` whole.
+fn split_items(text: &str) -> Result<Vec<String>, String> {
+    let mut items = Vec::new();
+    let mut current = String::new();
+    let mut in_group = false;
+    for c in text.chars() {
+        match c {
+            '(' if in_group => return Err("groups ( ) cannot be nested".to_owned()),
+            '(' => {
+                in_group = true;
+                current.push(c);
+            }
+            ')' if !in_group => return Err("a ) without its (".to_owned()),
+            ')' => {
+                in_group = false;
+                current.push(c);
+            }
+            c if c.is_whitespace() && !in_group => {
+                if !current.is_empty() {
+                    items.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if in_group {
+        return Err("a ( without its )".to_owned());
+    }
+    if !current.is_empty() {
+        items.push(current);
+    }
+    Ok(items)
+}
+
+/// Parses the items of a phrase, of a set member (`in_set`: no sets) or of one option of a group
+/// (`in_group`: no sets, no groups, may be all optional).
+fn parse_items(raw_items: &[String], in_set: bool, in_group: bool) -> Result<Vec<Item>, String> {
+    let mut items = Vec::new();
+    for raw in raw_items {
+        let raw = raw.as_str();
+        let item = if let Some(inner) = raw.strip_prefix('(') {
+            if in_group {
+                return Err(format!("{raw:?}: groups ( ) cannot be nested"));
+            }
+            let (inner, optional) = match inner.strip_suffix(")?") {
+                Some(inner) => (inner, true),
+                None => (
+                    inner
+                        .strip_suffix(')')
+                        .ok_or_else(|| format!("{raw:?}: a group is written (a b|c d)"))?,
+                    false,
+                ),
+            };
+            let mut options = Vec::new();
+            for option in inner.split('|') {
+                let words: Vec<String> = option.split_whitespace().map(str::to_owned).collect();
+                if words.is_empty() {
+                    return Err(format!("{raw:?} has an empty alternative"));
+                }
+                options.push(parse_items(&words, true, true)?);
+            }
+            Item::Group { options, optional }
+        } else if let Some(inner) = raw.strip_prefix('{') {
+            let bad = || format!("{raw:?}: a gap is written {{3}} or {{1,3}}");
+            let inner = inner.strip_suffix('}').ok_or_else(bad)?;
+            let (min, max) = match inner.split_once(',') {
+                Some((lo, hi)) => (parse_gap(lo.trim()), parse_gap(hi.trim())),
+                None => (Some(0), parse_gap(inner.trim())),
+            };
+            let (Some(min), Some(max)) = (min, max) else {
+                return Err(bad());
+            };
+            if min > max || max == 0 {
+                return Err(format!("gap {raw} is empty or backwards"));
+            }
+            if max > MAX_GAP {
+                return Err(format!("gap {raw} is wider than {MAX_GAP} words"));
+            }
+            Item::Gap { min, max }
+        } else if let Some(inner) = raw.strip_prefix('<') {
+            if in_set || in_group {
+                return Err(format!("{raw}: a set member or a group cannot use a set"));
+            }
+            let (inner, optional) = match inner.strip_suffix('?') {
+                Some(inner) => (inner, true),
+                None => (inner, false),
+            };
+            let name = inner
+                .strip_suffix('>')
+                .ok_or_else(|| format!("{raw:?}: a set is written <name>"))?;
+            if !valid_set_name(name) {
+                return Err(format!(
+                    "{raw:?}: a set name uses lowercase letters, digits and _ only"
+                ));
+            }
+            Item::Set {
+                name: name.to_owned(),
+                optional,
+            }
+        } else if raw == "^" {
+            Item::ClauseStart
+        } else if let Some(inner) = raw.strip_prefix('!') {
+            Item::NotNext(parse_alts(inner)?)
+        } else {
+            let (body, optional) = match raw.strip_suffix('?') {
+                Some(body) => (body, true),
+                None => (raw, false),
+            };
+            Item::Word {
+                alts: parse_alts(body)?,
+                optional,
+            }
+        };
+        items.push(item);
+    }
+    if matches!(items.first(), Some(Item::Gap { .. }))
+        || matches!(items.last(), Some(Item::Gap { .. }))
+    {
+        return Err("a phrase cannot start or end with a gap".to_owned());
+    }
+    let required = items.iter().any(|item| match item {
+        Item::Word { optional, .. } | Item::Set { optional, .. } => !optional,
+        Item::Group { options, optional } => !optional && options.iter().all(|o| has_required(o)),
+        _ => false,
+    });
+    if !required && !in_group {
+        return Err("needs at least one word that is not optional".to_owned());
+    }
+    Ok(items)
+}
+
+fn has_required(items: &[Item]) -> bool {
+    items.iter().any(|item| {
+        matches!(
+            item,
+            Item::Word {
+                optional: false,
+                ..
+            }
+        )
+    })
+}
+
+fn parse_gap(s: &str) -> Option<u8> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || s.len() > 3 {
+        return None;
+    }
+    s.parse().ok()
+}
+
+fn parse_alts(body: &str) -> Result<Vec<Alt>, String> {
+    if body.is_empty() {
+        return Err("an empty word".to_owned());
+    }
+    body.split('|')
+        .map(|part| {
+            if part.is_empty() {
+                return Err(format!("{body:?} has an empty alternative"));
+            }
+            if let Some(range) = part.strip_prefix('#') {
+                if range.is_empty() {
+                    return Ok(Alt::Number {
+                        lo: 0,
+                        hi: u32::MAX,
+                    });
+                }
+                let bad = || format!("{part:?}: a number range is written #16-36");
+                let (lo, hi) = range.split_once('-').ok_or_else(bad)?;
+                let lo: u32 = lo.parse().map_err(|_| bad())?;
+                let hi: u32 = hi.parse().map_err(|_| bad())?;
+                if lo > hi {
+                    return Err(format!("{part:?}: the range is backwards"));
+                }
+                return Ok(Alt::Number { lo, hi });
+            }
+            if let Some(stem) = part.strip_suffix('*') {
+                if stem.is_empty() {
+                    return Err(format!("{part:?}: a * needs the start of a word before it"));
+                }
+                return Ok(Alt::Prefix(
+                    normalize_word(stem).map_err(|e| format!("{part:?}: {e}"))?,
+                ));
+            }
+            Ok(Alt::Exact(
+                normalize_word(part).map_err(|e| format!("{part:?}: {e}"))?,
+            ))
+        })
+        .collect()
+}
+
+/// Normalises one lexicon word exactly as message words are normalised.
+fn normalize_word(word: &str) -> Result<String, String> {
+    let mut chars = word.chars();
+    if let (Some(c), None) = (chars.next(), chars.next()) {
+        if is_emoji(c) {
+            return Ok(c.to_string());
+        }
+    }
+    let mut out = String::new();
+    let (mut letters, mut digits) = (false, false);
+    for c in word.chars() {
+        if is_apostrophe(c) {
+            continue;
+        }
+        if !is_word_char(c) {
+            return Err(format!(
+                "{c:?} is not allowed in a word (write separate words with spaces; punctuation in messages is ignored)"
+            ));
+        }
+        if c.is_ascii_digit() {
+            digits = true;
+        } else if !is_combining(c) {
+            letters = true;
+        }
+        fold_char(c, &mut out);
+    }
+    if letters && digits {
+        return Err(
+            "mixes letters and digits; messages split them, so write them as two words (\"4 cm\")"
+                .to_owned(),
+        );
+    }
+    if out.is_empty() {
+        return Err("an empty word".to_owned());
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+
+/// A normalised word with its place in the original text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Token {
+    text: String,
+    start: usize,
+    end: usize,
+    sentence: u32,
+    clause: u32,
+    quoted: bool,
+    digits: bool,
+}
+
+fn is_apostrophe(c: char) -> bool {
+    matches!(c, '\'' | '’' | '‘' | 'ʼ' | '`' | '´')
+}
+
+fn is_combining(c: char) -> bool {
+    ('\u{0300}'..='\u{036f}').contains(&c)
+}
+
+/// Pictographic emoji (not skin-tone modifiers or joiners, which are dropped).
+fn is_emoji(c: char) -> bool {
+    matches!(c, '\u{1F300}'..='\u{1F3FA}' | '\u{1F400}'..='\u{1FAFF}' | '\u{2600}'..='\u{27BF}')
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || is_combining(c)
+}
+
+/// Lowercases and folds accents, so "Está" and "esta" are the same word.
+fn fold_char(c: char, out: &mut String) {
+    for lower in c.to_lowercase() {
+        let folded = match lower {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => 'a',
+            'ç' | 'ć' | 'č' => 'c',
+            'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ė' | 'ę' | 'ě' => 'e',
+            'ì' | 'í' | 'î' | 'ï' | 'ī' | 'į' | 'ı' => 'i',
+            'ñ' | 'ń' | 'ň' => 'n',
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ő' => 'o',
+            'ù' | 'ú' | 'û' | 'ü' | 'ū' | 'ů' | 'ű' => 'u',
+            'ý' | 'ÿ' => 'y',
+            c if is_combining(c) => continue,
+            other => other,
+        };
+        out.push(folded);
+    }
+}
+
+/// Splits a message into normalised words, numbering sentences and clauses.
+fn tokenize(text: &str) -> Vec<Token> {
+    struct State {
+        tokens: Vec<Token>,
+        current: Option<Token>,
+        sentence: u32,
+        clause: u32,
+        quoted: bool,
+    }
+    impl State {
+        fn flush(&mut self) {
+            if let Some(token) = self.current.take() {
+                if !token.text.is_empty() {
+                    self.tokens.push(token);
+                }
+            }
+        }
+    }
+    let mut st = State {
+        tokens: Vec::new(),
+        current: None,
+        sentence: 0,
+        clause: 0,
+        quoted: false,
+    };
+    let mut chars = text.char_indices().peekable();
+    let mut previous: Option<char> = None;
+    while let Some((at, c)) = chars.next() {
+        let next = chars.peek().map(|&(_, n)| n);
+        if is_word_char(c) {
+            let digit = c.is_ascii_digit();
+            if is_combining(c) {
+                // A combining accent belongs to the word before it; alone it is nothing.
+            } else if st.current.as_ref().is_some_and(|t| t.digits != digit) {
+                st.flush();
+            }
+            if st.current.is_none() && !is_combining(c) {
+                st.current = Some(Token {
+                    text: String::new(),
+                    start: at,
+                    end: at,
+                    sentence: st.sentence,
+                    clause: st.clause,
+                    quoted: st.quoted,
+                    digits: digit,
+                });
+            }
+            if let Some(token) = st.current.as_mut() {
+                fold_char(c, &mut token.text);
+                token.end = at + c.len_utf8();
+            }
+        } else if is_apostrophe(c)
+            && st.current.as_ref().is_some_and(|t| !t.digits)
+            && next.is_some_and(char::is_alphabetic)
+        {
+            // Inside a word ("don't"): dropped, so "don't" and "dont" are one word.
+        } else if is_emoji(c) {
+            // Each emoji is a word of its own, so a lexicon can use 😂 or 💀 as a cue.
+            st.flush();
+            st.tokens.push(Token {
+                text: c.to_string(),
+                start: at,
+                end: at + c.len_utf8(),
+                sentence: st.sentence,
+                clause: st.clause,
+                quoted: st.quoted,
+                digits: false,
+            });
+        } else {
+            st.flush();
+            match c {
+                '.' if previous.is_some_and(|p| p.is_ascii_digit())
+                    && next.is_some_and(|n| n.is_ascii_digit()) => {}
+                '.' | '!' | '?' | ';' | '…' | '¡' | '¿' | '。' => {
+                    st.sentence += 1;
+                    st.clause += 1;
+                }
+                '\n' | '\r' | '\u{2028}' | '\u{2029}' => {
+                    st.sentence += 1;
+                    st.clause += 1;
+                    st.quoted = false;
+                }
+                ',' | ':' | '(' | ')' | '[' | ']' | '—' | '–' => st.clause += 1,
+                '"' => {
+                    st.quoted = !st.quoted;
+                    st.clause += 1;
+                }
+                '“' | '«' | '„' => {
+                    st.quoted = true;
+                    st.clause += 1;
+                }
+                '”' | '»' => {
+                    st.quoted = false;
+                    st.clause += 1;
+                }
+                _ => {}
+            }
+        }
+        previous = Some(c);
+    }
+    st.flush();
+    st.tokens
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compiled patterns
+
+/// One element of a compiled pattern (sets already expanded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Elem {
+    Word(Vec<Alt>),
+    Opt(Vec<Alt>),
+    Gap(u8, u8),
+    Not(Vec<Alt>),
+    ClauseStart,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Risk(usize),
+    Booster(usize),
+    Topic(Topic),
+    Hyperbole,
+    Negation,
+    Reported,
+    Media,
+    Hypothetical,
+    Question,
+    Uncertain,
+    Asked,
+    History,
+    Present,
+    Joking,
+}
+
+#[derive(Debug)]
+struct Pattern {
+    elems: Vec<Elem>,
+    role: Role,
+    source: usize,
+}
+
+#[derive(Debug)]
+struct EntryInfo {
+    category: Category,
+    level: Level,
+    red_flag: Option<RedFlag>,
+}
+
+/// Every language's phrases, compiled once and indexed by first word.
+#[derive(Debug, Default)]
+struct Compiled {
+    patterns: Vec<Pattern>,
+    /// Phrase text per source phrase (a phrase may expand to many patterns).
+    sources: Vec<String>,
+    entries: Vec<EntryInfo>,
+    exact: HashMap<String, Vec<usize>>,
+    prefix: HashMap<String, Vec<usize>>,
+    numeric: Vec<usize>,
+    longest_prefix: usize,
+    scope: HashSet<String>,
+    first_person: HashSet<String>,
+    /// First words of negation cues: a gap never skips one, so "I'd {gap} hurt myself" cannot
+    /// match "I'd never hurt myself".
+    gap_stops: HashSet<String>,
+}
+
+impl Compiled {
+    fn build(lexicons: &[Lexicon]) -> Result<Compiled, LexiconError> {
+        let mut c = Compiled::default();
+        for lexicon in lexicons {
+            let cx = Cx {
+                language: &lexicon.language,
+            };
+            let sets = &lexicon.sets;
+            for entry in &lexicon.entries {
+                let id = c.entries.len();
+                c.entries.push(EntryInfo {
+                    category: entry.category,
+                    level: entry.level,
+                    red_flag: entry.red_flag,
+                });
+                for phrase in &entry.phrases {
+                    c.add(&cx, sets, phrase, Role::Risk(id))?;
+                }
+                for phrase in &entry.urgent_with {
+                    c.add(&cx, sets, phrase, Role::Booster(id))?;
+                }
+            }
+            for group in &lexicon.topics {
+                for phrase in &group.phrases {
+                    c.add(&cx, sets, phrase, Role::Topic(group.topic))?;
+                }
+            }
+            let lists = [
+                (&lexicon.hyperbole, Role::Hyperbole),
+                (&lexicon.negation, Role::Negation),
+                (&lexicon.reported, Role::Reported),
+                (&lexicon.media, Role::Media),
+                (&lexicon.hypothetical, Role::Hypothetical),
+                (&lexicon.question, Role::Question),
+                (&lexicon.uncertain, Role::Uncertain),
+                (&lexicon.asked, Role::Asked),
+                (&lexicon.history, Role::History),
+                (&lexicon.present, Role::Present),
+                (&lexicon.joking, Role::Joking),
+            ];
+            for (phrases, role) in lists {
+                for phrase in phrases {
+                    c.add(&cx, sets, phrase, role)?;
+                }
+            }
+            c.scope.extend(lexicon.negation_scope.iter().cloned());
+            c.first_person.extend(lexicon.first_person.iter().cloned());
+        }
+        for pattern in c.patterns.iter().filter(|p| p.role == Role::Negation) {
+            if let Some(Elem::Word(alts)) = pattern.elems.iter().find(|e| !e.zero_width()) {
+                for alt in alts {
+                    if let Alt::Exact(word) = alt {
+                        c.gap_stops.insert(word.clone());
+                    }
+                }
+            }
+        }
+        for (id, pattern) in c.patterns.iter().enumerate() {
+            let Some(Elem::Word(alts)) = pattern.elems.iter().find(|e| !e.zero_width()) else {
+                continue; // unreachable: variants are normalised to start with a word
+            };
+            for alt in alts {
+                match alt {
+                    Alt::Exact(word) => c.exact.entry(word.clone()).or_default().push(id),
+                    Alt::Prefix(stem) => {
+                        c.longest_prefix = c.longest_prefix.max(stem.len());
+                        c.prefix.entry(stem.clone()).or_default().push(id);
+                    }
+                    Alt::Number { .. } => c.numeric.push(id),
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    fn add(
+        &mut self,
+        cx: &Cx<'_>,
+        sets: &BTreeMap<String, Vec<Phrase>>,
+        phrase: &Phrase,
+        role: Role,
+    ) -> Result<(), LexiconError> {
+        let source = self.sources.len();
+        self.sources.push(phrase.text.clone());
+        for elems in expand(cx, phrase, sets)? {
+            self.patterns.push(Pattern {
+                elems,
+                role,
+                source,
+            });
+        }
+        Ok(())
+    }
+
+    /// Every phrase occurrence in the tokens, one per phrase per overlapping region.
+    fn hits(&self, tokens: &[Token]) -> Vec<Hit> {
+        let mut sentence_end = vec![0; tokens.len()];
+        for i in (0..tokens.len()).rev() {
+            sentence_end[i] = match tokens.get(i + 1) {
+                Some(next) if next.sentence == tokens[i].sentence => sentence_end[i + 1],
+                _ => i + 1,
+            };
+        }
+        let mut tried = vec![usize::MAX; self.patterns.len()];
+        let mut hits = Vec::new();
+        for (pos, token) in tokens.iter().enumerate() {
+            let limit = sentence_end[pos];
+            let mut candidates: Vec<&[usize]> = Vec::new();
+            if let Some(ids) = self.exact.get(&token.text) {
+                candidates.push(ids);
+            }
+            for (cut, _) in token
+                .text
+                .char_indices()
+                .skip(1)
+                .chain([(token.text.len(), ' ')])
+            {
+                if cut > self.longest_prefix {
+                    break;
+                }
+                if let Some(ids) = self.prefix.get(&token.text[..cut]) {
+                    candidates.push(ids);
+                }
+            }
+            if token.digits {
+                candidates.push(&self.numeric);
+            }
+            for &id in candidates.into_iter().flatten() {
+                if tried[id] == pos {
+                    continue;
+                }
+                tried[id] = pos;
+                let pattern = &self.patterns[id];
+                let window = Window {
+                    tokens,
+                    limit,
+                    stops: &self.gap_stops,
+                };
+                if let Some(end) = window.match_here(&pattern.elems, pos) {
+                    hits.push(Hit {
+                        role: pattern.role,
+                        source: pattern.source,
+                        start: pos,
+                        end,
+                    });
+                }
+            }
+        }
+        // One hit per phrase per region: variants of a phrase overlap each other.
+        hits.sort_by(|a, b| {
+            a.source
+                .cmp(&b.source)
+                .then(a.start.cmp(&b.start))
+                .then(b.end.cmp(&a.end))
+        });
+        let mut kept: Vec<Hit> = Vec::with_capacity(hits.len());
+        for hit in hits {
+            if let Some(last) = kept.last() {
+                if last.source == hit.source && hit.start < last.end {
+                    continue;
+                }
+            }
+            kept.push(hit);
+        }
+        kept
+    }
+
+    fn assess(&self, tokens: &[Token], hits: &[Hit]) -> Assessment {
+        let spans = |want: fn(Role) -> bool| -> Vec<Span> {
+            hits.iter()
+                .filter(|h| want(h.role))
+                .map(|h| Span {
+                    start: h.start,
+                    end: h.end,
+                })
+                .collect()
+        };
+        let negations = spans(|r| r == Role::Negation);
+        let hyperbole = spans(|r| r == Role::Hyperbole);
+        let reported = spans(|r| r == Role::Reported);
+        let media = spans(|r| r == Role::Media);
+        let history = spans(|r| r == Role::History);
+        let uncertain = spans(|r| r == Role::Uncertain);
+        let present = spans(|r| r == Role::Present);
+        let asked = spans(|r| r == Role::Asked);
+        let joking = spans(|r| r == Role::Joking);
+        let hypothetical: Vec<Span> = spans(|r| r == Role::Hypothetical)
+            .into_iter()
+            .filter(|h| !uncertain.iter().any(|u| u.overlaps(h)))
+            .collect();
+        let questions: Vec<Span> = spans(|r| r == Role::Question)
+            .into_iter()
+            .filter(|h| !uncertain.iter().any(|u| u.overlaps(h)))
+            .collect();
+        let cx = Context {
+            tokens,
+            compiled: self,
+        };
+
+        let boosted: HashSet<usize> = hits
+            .iter()
+            .filter_map(|h| match h.role {
+                Role::Booster(entry) => Some((
+                    entry,
+                    Span {
+                        start: h.start,
+                        end: h.end,
+                    },
+                )),
+                _ => None,
+            })
+            .filter(|(_, span)| {
+                !cx.negated(span, &negations) && !hyperbole.iter().any(|x| x.overlaps(span))
+            })
+            .map(|(entry, _)| entry)
+            .collect();
+
+        // A negated statement is negated as a whole: "I have never had thoughts of harming
+        // myself" also cancels the "harming myself" inside it.
+        let negated: Vec<(Category, Span)> = hits
+            .iter()
+            .filter_map(|h| match h.role {
+                Role::Risk(entry) => Some((
+                    self.entries[entry].category,
+                    Span {
+                        start: h.start,
+                        end: h.end,
+                    },
+                )),
+                _ => None,
+            })
+            .filter(|(_, span)| cx.negated(span, &negations))
+            .collect();
+
+        let mut matches = Vec::new();
+        let mut topics = BTreeSet::new();
+        for hit in hits {
+            let span = Span {
+                start: hit.start,
+                end: hit.end,
+            };
+            if hyperbole.iter().any(|x| x.overlaps(&span)) {
+                continue;
+            }
+            let entry_id = match hit.role {
+                Role::Topic(topic) => {
+                    topics.insert(topic);
+                    continue;
+                }
+                Role::Risk(entry) => entry,
+                _ => continue,
+            };
+            let entry = &self.entries[entry_id];
+            if negated
+                .iter()
+                .any(|(category, other)| *category == entry.category && other.overlaps(&span))
+            {
+                continue;
+            }
+            let base = if boosted.contains(&entry_id) {
+                Level::Urgent
+            } else {
+                entry.level
+            };
+            let red_flag = entry.category == Category::RedFlag;
+            if cx.reported(&span, &media) {
+                continue;
+            }
+            // Someone else's risk, or words in quotation marks: at most concern.
+            let mut level = base;
+            if cx.reported(&span, &reported) || cx.quoted(&span) {
+                level = level.min(Level::Concern);
+            }
+            let mut steps = 0;
+            if red_flag
+                && (cx.hypothetical(&span, &hypothetical, false)
+                    || cx.hypothetical(&span, &questions, true))
+            {
+                steps += 1;
+            }
+            if cx.asked(&span, &asked) {
+                steps += 2;
+            }
+            if cx.about_the_past(&span, &history, &present) {
+                steps += if red_flag { 2 } else { 1 };
+            }
+            if joking
+                .iter()
+                .any(|j| cx.same_sentence(j.start, span.start) && !j.overlaps(&span))
+            {
+                steps += 1;
+            }
+            let level = level.lowered(steps);
+            if level == Level::None {
+                continue;
+            }
+            matches.push(Match {
+                category: entry.category,
+                level,
+                red_flag: entry.red_flag,
+                phrase: self.sources[hit.source].clone(),
+                start: tokens[hit.start].start,
+                end: tokens[hit.end - 1].end,
+            });
+        }
+        matches.sort_by(|a, b| {
+            a.start
+                .cmp(&b.start)
+                .then(a.end.cmp(&b.end))
+                .then(a.category.cmp(&b.category))
+        });
+
+        let level = matches.iter().map(|m| m.level).max().unwrap_or(Level::None);
+        let categories: BTreeSet<Category> = matches.iter().map(|m| m.category).collect();
+        let red_flags: BTreeSet<RedFlag> = matches.iter().filter_map(|m| m.red_flag).collect();
+        if categories.contains(&Category::LowMood) || categories.contains(&Category::SelfHarm) {
+            topics.insert(Topic::LowMood);
+        }
+        Assessment {
+            level,
+            categories: categories.into_iter().collect(),
+            red_flags: red_flags.into_iter().collect(),
+            topics: topics.into_iter().collect(),
+            matches,
+        }
+    }
+}
+
+/// Expands a phrase's sets and groups into concrete patterns, each starting with a word.
+fn expand(
+    cx: &Cx<'_>,
+    phrase: &Phrase,
+    sets: &BTreeMap<String, Vec<Phrase>>,
+) -> Result<Vec<Vec<Elem>>, LexiconError> {
+    let lookup = |name: &str| {
+        sets.get(name).ok_or_else(|| {
+            let known: Vec<&str> = sets.keys().map(String::as_str).collect();
+            cx.err(
+                &phrase.path,
+                format!(
+                    "{:?}: unknown set <{name}> (this language has: {})",
+                    phrase.text,
+                    known.join(", ")
+                ),
+            )
+        })
+    };
+    let variants = expand_items(&phrase.items, &lookup)?.ok_or_else(|| {
+        cx.err(
+            &phrase.path,
+            format!(
+                "{:?}: its sets and groups expand to more than {MAX_VARIANTS} variants; split it",
+                phrase.text
+            ),
+        )
+    })?;
+    let mut out = Vec::new();
+    for variant in variants {
+        normalize_variant(variant, &mut out);
+    }
+    if out.is_empty() {
+        return Err(cx.err(
+            &phrase.path,
+            format!("{:?}: can match without any word", phrase.text),
+        ));
+    }
+    Ok(out)
+}
+
+/// Every sequence of elements `items` can stand for; `None` when there are too many.
+fn expand_items<'s, F>(items: &[Item], lookup: &F) -> Result<Option<Vec<Vec<Elem>>>, LexiconError>
+where
+    F: Fn(&str) -> Result<&'s Vec<Phrase>, LexiconError>,
+{
+    let mut variants: Vec<Vec<Elem>> = vec![Vec::new()];
+    for item in items {
+        let (choices, optional): (Vec<Vec<Elem>>, bool) = match item {
+            Item::Word {
+                alts,
+                optional: false,
+            } => (vec![vec![Elem::Word(alts.clone())]], false),
+            Item::Word {
+                alts,
+                optional: true,
+            } => (vec![vec![Elem::Opt(alts.clone())]], false),
+            Item::Gap { min, max } => (vec![vec![Elem::Gap(*min, *max)]], false),
+            Item::NotNext(alts) => (vec![vec![Elem::Not(alts.clone())]], false),
+            Item::ClauseStart => (vec![vec![Elem::ClauseStart]], false),
+            Item::Group { options, optional } => {
+                let mut choices = Vec::new();
+                for option in options {
+                    let Some(expanded) = expand_items(option, lookup)? else {
+                        return Ok(None);
+                    };
+                    choices.extend(expanded);
+                }
+                (choices, *optional)
+            }
+            Item::Set { name, optional } => {
+                let mut choices = Vec::new();
+                for member in lookup(name)? {
+                    let Some(expanded) = expand_items(&member.items, lookup)? else {
+                        return Ok(None);
+                    };
+                    choices.extend(expanded);
+                }
+                (choices, *optional)
+            }
+        };
+        let (choices, optional) = merge_single_words(choices, optional);
+        let mut next = Vec::with_capacity(variants.len() * (choices.len() + usize::from(optional)));
+        for variant in &variants {
+            if optional {
+                next.push(variant.clone());
+            }
+            for choice in &choices {
+                let mut grown = variant.clone();
+                grown.extend(choice.iter().cloned());
+                next.push(grown);
+            }
+        }
+        if next.len() > MAX_VARIANTS {
+            return Ok(None);
+        }
+        variants = next;
+    }
+    Ok(Some(variants))
+}
+
+/// When every choice is one required word, the choices collapse into one word with all their
+/// alternatives (`(a|b|c)` or a set of single words), so they cost one pattern, not one each.
+fn merge_single_words(choices: Vec<Vec<Elem>>, optional: bool) -> (Vec<Vec<Elem>>, bool) {
+    let single = choices.len() > 1
+        && choices
+            .iter()
+            .all(|c| matches!(c.as_slice(), [Elem::Word(_)]));
+    if !single {
+        return (choices, optional);
+    }
+    let mut merged = Vec::new();
+    for choice in choices {
+        if let Some(Elem::Word(alts)) = choice.into_iter().next() {
+            for alt in alts {
+                if !merged.contains(&alt) {
+                    merged.push(alt);
+                }
+            }
+        }
+    }
+    let elem = if optional {
+        Elem::Opt(merged)
+    } else {
+        Elem::Word(merged)
+    };
+    (vec![vec![elem]], false)
+}
+
+/// Makes every pattern begin (after lookaheads) with a required word, so a match starts on a word
+/// the phrase names and the first-word index is exact: leading gaps are dropped and a leading
+/// optional word becomes two variants. Trailing gaps are dropped too.
+fn normalize_variant(mut elems: Vec<Elem>, out: &mut Vec<Vec<Elem>>) {
+    while matches!(elems.last(), Some(Elem::Gap(..))) {
+        elems.pop();
+    }
+    let first = elems.iter().position(|e| !e.zero_width());
+    let Some(first) = first else { return };
+    match &elems[first] {
+        Elem::Word(_) => out.push(elems),
+        Elem::Gap(..) => {
+            elems.remove(first);
+            normalize_variant(elems, out);
+        }
+        Elem::Opt(alts) => {
+            let mut with = elems.clone();
+            with[first] = Elem::Word(alts.clone());
+            out.push(with);
+            elems.remove(first);
+            normalize_variant(elems, out);
+        }
+        Elem::Not(_) | Elem::ClauseStart => {}
+    }
+}
+
+impl Elem {
+    /// Lookaheads and anchors check a position without consuming a word.
+    fn zero_width(&self) -> bool {
+        matches!(self, Elem::Not(_) | Elem::ClauseStart)
+    }
+}
+
+fn alt_matches(alts: &[Alt], token: &Token) -> bool {
+    alts.iter().any(|alt| match alt {
+        Alt::Exact(word) => token.text == *word,
+        Alt::Prefix(stem) => token.text.starts_with(stem.as_str()),
+        Alt::Number { lo, hi } => {
+            token.digits
+                && token.text.len() <= 9
+                && token
+                    .text
+                    .parse::<u32>()
+                    .is_ok_and(|n| (*lo..=*hi).contains(&n))
+        }
+    })
+}
+
+/// The tokens of one sentence, for matching a pattern.
+struct Window<'a> {
+    tokens: &'a [Token],
+    /// Matching stops here (the end of the sentence).
+    limit: usize,
+    stops: &'a HashSet<String>,
+}
+
+impl Window<'_> {
+    /// Matches `elems` from token `pos`; returns the end (exclusive). Backtracks over gaps and
+    /// optional words, shortest gap first; bounded by [`MAX_GAP`] per gap.
+    fn match_here(&self, elems: &[Elem], pos: usize) -> Option<usize> {
+        let Some((first, rest)) = elems.split_first() else {
+            return Some(pos);
+        };
+        let here = (pos < self.limit).then(|| &self.tokens[pos]);
+        match first {
+            Elem::Word(alts) => match here {
+                Some(token) if alt_matches(alts, token) => self.match_here(rest, pos + 1),
+                _ => None,
+            },
+            Elem::Opt(alts) => {
+                if let Some(token) = here {
+                    if alt_matches(alts, token) {
+                        if let Some(end) = self.match_here(rest, pos + 1) {
+                            return Some(end);
+                        }
+                    }
+                }
+                self.match_here(rest, pos)
+            }
+            Elem::Gap(min, max) => {
+                for skip in usize::from(*min)..=usize::from(*max) {
+                    if skip > 0 {
+                        // The word this skip would add to the gap.
+                        let skipped = pos + skip - 1;
+                        if skipped >= self.limit || self.stops.contains(&self.tokens[skipped].text)
+                        {
+                            return None;
+                        }
+                    }
+                    if let Some(end) = self.match_here(rest, pos + skip) {
+                        return Some(end);
+                    }
+                }
+                None
+            }
+            Elem::Not(alts) => match here {
+                Some(token) if alt_matches(alts, token) => None,
+                _ => self.match_here(rest, pos),
+            },
+            Elem::ClauseStart => {
+                let at_start = pos == 0
+                    || pos >= self.tokens.len()
+                    || self.tokens[pos - 1].clause != self.tokens[pos].clause;
+                if at_start {
+                    self.match_here(rest, pos)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    role: Role,
+    source: usize,
+    start: usize,
+    end: usize,
+}
+
+/// A token range `[start, end)`.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    fn overlaps(&self, other: &Span) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+
+    /// Words between two spans (0 when they touch or overlap).
+    fn distance(&self, other: &Span) -> usize {
+        other
+            .start
+            .saturating_sub(self.end)
+            .max(self.start.saturating_sub(other.end))
+    }
+}
+
+/// The context rules, over one message's tokens.
+struct Context<'a> {
+    tokens: &'a [Token],
+    compiled: &'a Compiled,
+}
+
+impl Context<'_> {
+    fn same_sentence(&self, a: usize, b: usize) -> bool {
+        self.tokens[a].sentence == self.tokens[b].sentence
+    }
+
+    /// A negation cue shortly before, in the same clause, with only scope words in between.
+    fn negated(&self, span: &Span, negations: &[Span]) -> bool {
+        negations.iter().any(|cue| {
+            cue.end <= span.start
+                && span.start - cue.end <= NEGATION_WINDOW
+                && self.tokens[cue.end - 1].clause == self.tokens[span.start].clause
+                && self.tokens[cue.end..span.start]
+                    .iter()
+                    .all(|t| self.compiled.scope.contains(&t.text))
+        })
+    }
+
+    /// A reported-speech cue earlier in the sentence, with no first-person word after it (words
+    /// in quotation marks are someone else's, so their "I" is not the writer).
+    fn reported(&self, span: &Span, cues: &[Span]) -> bool {
+        cues.iter().any(|cue| {
+            cue.end <= span.start
+                && self.same_sentence(cue.start, span.start)
+                && !self.writer_in(cue.end, span.end)
+        })
+    }
+
+    /// A hypothetical cue just before, in the same clause ("what if my waters break"). For
+    /// question cues (`unless_writer`), not when the writer is in between: "is it normal that I
+    /// haven't felt her move?" is about her, now.
+    fn hypothetical(&self, span: &Span, cues: &[Span], unless_writer: bool) -> bool {
+        cues.iter().any(|cue| {
+            cue.end <= span.start
+                && span.start - cue.end <= HYPOTHETICAL_WINDOW
+                && self.tokens[cue.end - 1].clause == self.tokens[span.start].clause
+                && !(unless_writer && self.writer_in(cue.end, span.end))
+        })
+    }
+
+    /// A question someone asked her earlier in the sentence ("the health visitor asked if I'd
+    /// had thoughts of harming myself"): not something she says is happening.
+    fn asked(&self, span: &Span, cues: &[Span]) -> bool {
+        cues.iter()
+            .any(|cue| cue.end <= span.start && self.same_sentence(cue.start, span.start))
+    }
+
+    /// Whether a first-person word (outside quotation marks) lies in tokens `from..to`.
+    fn writer_in(&self, from: usize, to: usize) -> bool {
+        self.tokens[from..to]
+            .iter()
+            .any(|t| !t.quoted && self.compiled.first_person.contains(&t.text))
+    }
+
+    /// A history cue in the sentence ("with my first"), unless a present cue ("now") is nearer.
+    fn about_the_past(&self, span: &Span, history: &[Span], present: &[Span]) -> bool {
+        let nearest = |cues: &[Span]| {
+            // A cue inside the phrase is part of it ("can't remember the last time I felt her kick").
+            cues.iter()
+                .filter(|c| self.same_sentence(c.start, span.start) && !c.overlaps(span))
+                .map(|c| c.distance(span))
+                .min()
+        };
+        match (nearest(history), nearest(present)) {
+            (Some(past), Some(now)) => past < now,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+
+    /// Every word of the match is inside quotation marks.
+    fn quoted(&self, span: &Span) -> bool {
+        self.tokens[span.start..span.end].iter().all(|t| t.quoted)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Detector
+
+/// The risk detector: all languages' lexicons, compiled once. Cheap to clone (shared) and safe
+/// to use from several threads.
+#[derive(Clone)]
+pub struct Detector {
+    lexicons: Vec<Lexicon>,
+    compiled: Arc<Compiled>,
+}
+
+impl fmt::Debug for Detector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Detector")
+            .field("languages", &self.languages())
+            .field("patterns", &self.compiled.patterns.len())
+            .finish()
+    }
+}
+
+impl Detector {
+    /// English and Spanish, from the lexicon files built into the crate.
+    pub fn builtin() -> Detector {
+        let lexicons = [BUILTIN_EN, BUILTIN_ES]
+            .iter()
+            .map(|json| {
+                Lexicon::from_json(json).expect("built-in lexicons are checked by the unit tests")
+            })
+            .collect();
+        Detector::new(lexicons).expect("built-in lexicons are checked by the unit tests")
+    }
+
+    /// A detector for exactly these lexicons; several lexicons of one language are merged.
+    /// Fails if a phrase names a set its language does not define.
+    pub fn new(lexicons: Vec<Lexicon>) -> Result<Detector, LexiconError> {
+        let mut merged: Vec<Lexicon> = Vec::new();
+        for lexicon in lexicons {
+            match merged.iter_mut().find(|l| l.language == lexicon.language) {
+                Some(existing) => existing.merge(lexicon),
+                None => merged.push(lexicon),
+            }
+        }
+        let compiled = Compiled::build(&merged)?;
+        Ok(Detector {
+            lexicons: merged,
+            compiled: Arc::new(compiled),
+        })
+    }
+
+    /// This detector plus `extra`: merged into the language of the same code (its sets can be
+    /// used by `extra`'s phrases), or added as a new language.
+    pub fn with(self, extra: Lexicon) -> Result<Detector, LexiconError> {
+        let mut lexicons = self.lexicons;
+        lexicons.push(extra);
+        Detector::new(lexicons)
+    }
+
+    /// The language codes this detector scans for, in the order they were added.
+    pub fn languages(&self) -> Vec<&str> {
+        self.lexicons.iter().map(|l| l.language.as_str()).collect()
+    }
+
+    /// Assesses one message in every language at once. Never panics; empty or emoji-only text is
+    /// `Level::None`.
+    pub fn scan(&self, text: &str) -> Assessment {
+        let tokens = tokenize(text);
+        if tokens.is_empty() {
+            return Assessment::default();
+        }
+        let hits = self.compiled.hits(&tokens);
+        self.compiled.assess(&tokens, &hits)
+    }
+}
+
+impl Default for Detector {
+    fn default() -> Detector {
+        Detector::builtin()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn level(text: &str) -> Level {
+        Detector::builtin().scan(text).level
+    }
+
+    #[test]
+    fn builtin_lexicons_load() {
+        let detector = Detector::builtin();
+        assert_eq!(detector.languages(), vec!["en", "es"]);
+        for json in [BUILTIN_EN, BUILTIN_ES] {
+            assert!(Lexicon::from_json(json).expect("loads").phrase_count() > 100);
+        }
+    }
+
+    #[test]
+    fn tokens_fold_case_accents_apostrophes_and_keep_offsets() {
+        let text = "Ya NO quiero   vivir… I DON’T know";
+        let tokens = tokenize(text);
+        let words: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(words, ["ya", "no", "quiero", "vivir", "i", "dont", "know"]);
+        assert_eq!(&text[tokens[5].start..tokens[5].end], "DON’T");
+        assert_ne!(tokens[3].sentence, tokens[4].sentence, "… ends a sentence");
+        let tokens = tokenize("Está sangrando, año 4cm 32+4 1.5");
+        let words: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(
+            words,
+            ["esta", "sangrando", "ano", "4", "cm", "32", "4", "1", "5"]
+        );
+        // Decomposed accents (e + combining acute) fold the same way.
+        assert_eq!(tokenize("este\u{301}")[0].text, "este");
+    }
+
+    #[test]
+    fn empty_whitespace_and_emoji_only_are_none() {
+        let detector = Detector::builtin();
+        for text in [
+            "",
+            "   \n\t ",
+            "😭😭😭",
+            "🤰🏽💕",
+            "😂💀",
+            "...!!!",
+            "\u{301}\u{301}",
+        ] {
+            assert_eq!(detector.scan(text), Assessment::default(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn spanish_accents_are_optional_in_messages() {
+        for text in [
+            "Estoy sangrando muchísimo",
+            "estoy sangrando muchisimo",
+            "ESTOY SANGRANDO MUCHÍSIMO",
+        ] {
+            let assessment = Detector::builtin().scan(text);
+            assert_eq!(assessment.level, Level::Urgent, "{text}");
+            assert_eq!(assessment.red_flags, vec![RedFlag::HeavyBleeding]);
+        }
+        assert_eq!(level("no quiero seguir viviendo"), Level::Urgent);
+        assert_eq!(
+            level("No quiero seguir viviendo así, ya no puedo más"),
+            Level::Urgent
+        );
+    }
+
+    #[test]
+    fn negation_before_a_phrase_cancels_it_but_not_inside_it() {
+        assert_eq!(level("I'd never hurt myself"), Level::None);
+        assert_eq!(level("I would never ever hurt my baby"), Level::None);
+        assert_eq!(level("I'm not suicidal, just tired"), Level::None);
+        assert_eq!(level("nunca le haría daño a mi bebé"), Level::None);
+        // Negation that is part of the phrase.
+        assert_eq!(level("I don't want to live anymore"), Level::Urgent);
+        assert_eq!(level("I can't feel the baby move"), Level::Urgent);
+        assert_eq!(level("no siento al bebé moverse desde ayer"), Level::Urgent);
+        // A content word ends the cue's reach; a clause break too.
+        assert_eq!(level("I'm not okay I want to die"), Level::Urgent);
+        assert_eq!(level("No, I want to die"), Level::Urgent);
+    }
+
+    #[test]
+    fn sentences_and_clauses_bound_negation_and_phrases() {
+        assert_eq!(level("I don't know. I want to die"), Level::Urgent);
+        assert_eq!(level("Not sleeping at all; I want to die"), Level::Urgent);
+        // "want to ... die" does not match across the full stop.
+        assert_eq!(level("I want to. Die Hard is on tonight"), Level::None);
+    }
+
+    #[test]
+    fn reported_speech_is_at_most_concern_unless_it_is_about_her() {
+        let detector = Detector::builtin();
+        let friend = detector.scan("My friend said she wanted to die after her baby was born");
+        assert_eq!(friend.level, Level::Concern);
+        assert_eq!(friend.categories, vec![Category::SelfHarm]);
+        assert_eq!(level("mi amiga dijo que quería morirse"), Level::Concern);
+        assert_eq!(level("My sister told me she bled heavily"), Level::Concern);
+        // Someone else's past: reported and history together leave nothing.
+        assert_eq!(
+            level("My friend told me she wanted to die after her first"),
+            Level::None
+        );
+        // Witnessed now is not reported speech: the member needs help for her sister.
+        assert_eq!(
+            level("My sister is having a seizure, she's 38 weeks pregnant"),
+            Level::Urgent
+        );
+        // About the member herself.
+        assert_eq!(level("He said he would kill me if I leave"), Level::Urgent);
+        assert_eq!(
+            level("My mum said I'm bleeding heavily and must go in"),
+            Level::Urgent
+        );
+        // Media and clinicians' advice are information, not anyone's risk.
+        assert_eq!(
+            level("The song goes \"I want to die\" and it's stuck in my head"),
+            Level::None
+        );
+        assert_eq!(
+            level("I read an article about women who bleed heavily after birth"),
+            Level::None
+        );
+        assert_eq!(
+            level("The midwife said heavy bleeding means call 999"),
+            Level::None
+        );
+        // Quoted words are one level down; the "I" inside quotes is not the writer.
+        assert_eq!(
+            level("she keeps texting \"I want to die\" to her ex"),
+            Level::Concern
+        );
+    }
+
+    #[test]
+    fn hyperbole_is_not_risk() {
+        for text in [
+            "this heartburn is killing me",
+            "the baby is kicking me to death",
+            "I could kill for a coffee",
+            "dying to meet her!",
+            "I'm dead tired",
+            "me muero de ganas de conocerla",
+            "me mata el calor",
+            "I want to die of embarrassment, I peed a bit when I sneezed",
+        ] {
+            assert_eq!(level(text), Level::None, "{text}");
+        }
+    }
+
+    #[test]
+    fn joking_markers_and_screening_questions_lower_a_level() {
+        assert_eq!(level("I want to die"), Level::Urgent);
+        assert_eq!(
+            level("he sang in the café and I wanted to die 😂"),
+            Level::Concern
+        );
+        assert_eq!(level("quiero morirme jajaja qué vergüenza"), Level::Concern);
+        assert_eq!(
+            level(
+                "The health visitor asked if I'd had thoughts of harming myself, is that standard?"
+            ),
+            Level::None
+        );
+        // A question about her own symptom still counts; a general question does not.
+        assert_eq!(
+            level("Is it normal that I haven't felt her move since yesterday?"),
+            Level::Urgent
+        );
+        assert_eq!(
+            level("How long does bleeding last after a c-section?"),
+            Level::None
+        );
+    }
+
+    #[test]
+    fn emergencies_beyond_the_five_red_flags() {
+        let detector = Detector::builtin();
+        let cases = [
+            (
+                "I can't breathe properly and my chest hurts",
+                RedFlag::ChestOrBreathing,
+            ),
+            (
+                "fever of 39 and shivering, my stitches smell awful",
+                RedFlag::Infection,
+            ),
+            (
+                "she fell off the bed and now she's being sick and really sleepy",
+                RedFlag::BabyUnwell,
+            ),
+        ];
+        for (text, flag) in cases {
+            let assessment = detector.scan(text);
+            assert_eq!(assessment.level, Level::Urgent, "{text}");
+            assert!(
+                assessment.red_flags.contains(&flag),
+                "{text}: {:?}",
+                assessment.red_flags
+            );
+        }
+        let voices = detector.scan("I keep hearing a voice telling me the baby isn't mine");
+        assert_eq!(voices.level, Level::Urgent);
+        assert!(voices.categories.contains(&Category::Psychosis));
+        // Everyday look-alikes.
+        assert_eq!(
+            level("so out of breath walking up the stairs at 35 weeks"),
+            Level::None
+        );
+        assert_eq!(
+            level("he fell off the sofa but he's totally fine"),
+            Level::None
+        );
+    }
+
+    #[test]
+    fn history_and_hypotheticals_lower_red_flags() {
+        assert_eq!(
+            level("I'm 32 weeks and my waters just broke"),
+            Level::Urgent
+        );
+        assert_eq!(
+            level("With my first my waters broke at 32 weeks"),
+            Level::None
+        );
+        assert_eq!(
+            level("What should I do if my waters break at 34 weeks?"),
+            Level::Concern
+        );
+        assert_eq!(
+            level("I'm not sure if my waters broke, I'm 34 weeks"),
+            Level::Urgent
+        );
+    }
+
+    #[test]
+    fn urgent_with_raises_a_group() {
+        assert_eq!(level("baby seems quieter today"), Level::Concern);
+        assert_eq!(
+            level("baby seems quieter today, no kicks since this morning"),
+            Level::Urgent
+        );
+        assert_eq!(level("I've got a bad headache"), Level::Concern);
+        assert_eq!(
+            level("I've got a bad headache and my vision is blurry"),
+            Level::Urgent
+        );
+    }
+
+    #[test]
+    fn matches_point_at_the_original_text() {
+        let text = "Hola 🌸. Él me PEGÓ anoche";
+        let assessment = Detector::builtin().scan(text);
+        assert_eq!(assessment.level, Level::Urgent);
+        let m = &assessment.matches[0];
+        assert_eq!(m.category, Category::DomesticAbuse);
+        assert!(
+            text[m.start..m.end].contains("PEGÓ"),
+            "{:?}",
+            &text[m.start..m.end]
+        );
+    }
+
+    #[test]
+    fn topics_are_reported_and_ignore_negation() {
+        let detector = Detector::builtin();
+        assert!(detector
+            .scan("we lost the baby at 12 weeks")
+            .has_topic(Topic::Loss));
+        assert!(detector
+            .scan("Thankfully it wasn't a miscarriage")
+            .has_topic(Topic::Loss));
+        assert!(detector
+            .scan("my emergency c-section was traumatic")
+            .has_topic(Topic::BirthTrauma));
+        assert!(detector
+            .scan("feeling so low lately")
+            .has_topic(Topic::LowMood));
+        let medical = detector.scan("dilated 4cm, lost my mucus plug, blood pressure 150/100");
+        assert!(medical.has_topic(Topic::MedicalDetail));
+        assert_eq!(medical.level, Level::None);
+        assert!(!detector
+            .scan("what pram did everyone get?")
+            .is_distressing());
+    }
+
+    #[test]
+    fn lexicon_errors_name_the_field() {
+        let cases = [
+            ("[]", "lexicon (unknown language): expected a JSON object at the top level, found a list"),
+            ("{", "lexicon (unknown language): not valid JSON"),
+            ("{}", "lexicon (unknown language): language: missing"),
+            (r#"{"language": 3}"#, "lexicon (unknown language): language: expected a string, found a number"),
+            (r#"{"language": "es", "entrys": []}"#, "lexicon es: entrys: unknown field"),
+            (
+                r#"{"language": "es", "entries": [{"category": "self_harm", "level": "urgent", "phrases": ["ok", ""]}]}"#,
+                "lexicon es: entries[0].phrases[1]: empty",
+            ),
+            (
+                r#"{"language": "es", "entries": [{"category": "self_hurm", "level": "urgent", "phrases": ["x"]}]}"#,
+                "lexicon es: entries[0].category: unknown value \"self_hurm\" (expected one of: self_harm,",
+            ),
+            (
+                r#"{"language": "es", "entries": [{"category": "red_flag", "level": "urgent", "phrases": ["x"]}]}"#,
+                "lexicon es: entries[0].red_flag: missing (required when category is red_flag)",
+            ),
+            (
+                r#"{"language": "es", "entries": [{"category": "low_mood", "level": "none", "phrases": ["x"]}]}"#,
+                "lexicon es: entries[0].level: \"none\" is not a level",
+            ),
+            (
+                r#"{"language": "es", "entries": [{"category": "low_mood", "level": "concern", "phrases": ["quiero {9} morir"]}]}"#,
+                "lexicon es: entries[0].phrases[0]: \"quiero {9} morir\": gap {9} is wider than 8 words",
+            ),
+            (
+                r#"{"language": "es", "entries": [{"category": "low_mood", "level": "concern", "phrases": ["a||b"]}]}"#,
+                "lexicon es: entries[0].phrases[0]: \"a||b\": \"a||b\" has an empty alternative",
+            ),
+            (
+                r#"{"language": "es", "entries": [{"category": "low_mood", "level": "concern", "phrases": ["self-harm"]}]}"#,
+                "lexicon es: entries[0].phrases[0]: \"self-harm\": \"self-harm\": '-' is not allowed",
+            ),
+            (
+                r#"{"language": "es", "topics": [{"topic": "loss", "phrases": ["{2} perdida"]}]}"#,
+                "lexicon es: topics[0].phrases[0]: \"{2} perdida\": a phrase cannot start or end with a gap",
+            ),
+            (
+                r#"{"language": "es", "hyperbole": ["muero? de?"]}"#,
+                "lexicon es: hyperbole[0]: \"muero? de?\": needs at least one word that is not optional",
+            ),
+            (r#"{"language": "es", "sets": {"Pareja": ["el"]}}"#, "lexicon es: sets.Pareja: a set name uses"),
+            (r#"{"language": "es", "negation_scope": ["no puedo"]}"#, "lexicon es: negation_scope[0]: \"no puedo\": ' '"),
+        ];
+        for (json, expected) in cases {
+            let error = Lexicon::from_json(json).expect_err(json).to_string();
+            assert!(
+                error.starts_with(expected),
+                "{json}\n  got: {error}\n want: {expected}…"
+            );
+        }
+        let unknown_set = Lexicon::from_json(
+            r#"{"language": "xx", "entries": [{"category": "domestic_abuse", "level": "urgent", "phrases": ["<pareja> me pega"]}]}"#,
+        )
+        .expect("parses; sets are resolved when compiled");
+        let error = Detector::new(vec![unknown_set])
+            .expect_err("unknown set")
+            .to_string();
+        assert!(
+            error.starts_with(
+                "lexicon xx: entries[0].phrases[0]: \"<pareja> me pega\": unknown set <pareja>"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_programme_lexicon_extends_a_language_and_can_use_its_sets() {
+        let text = "he keeps the car keys so I can never leave the flat";
+        assert_eq!(level(text), Level::None);
+        let extra = Lexicon::from_json(
+            r#"{"_note": "programme addition", "language": "EN", "entries": [
+                {"category": "domestic_abuse", "level": "concern", "phrases": ["<partner> {0,2} keeps the car keys"]}
+            ]}"#,
+        )
+        .expect("valid");
+        let detector = Detector::builtin().with(extra).expect("compiles");
+        assert_eq!(
+            detector.languages(),
+            vec!["en", "es"],
+            "merged into en, not added"
+        );
+        let assessment = detector.scan(text);
+        assert_eq!(assessment.level, Level::Concern);
+        assert_eq!(
+            assessment.matches[0].phrase,
+            "<partner> {0,2} keeps the car keys"
+        );
+
+        let french = Lexicon::from_json(
+            r#"{"language": "fr", "negation": ["jamais"], "negation_scope": ["je", "ne"], "entries": [
+                {"category": "self_harm", "level": "urgent", "phrases": ["envie de mourir"]}
+            ]}"#,
+        )
+        .expect("valid");
+        let detector = Detector::builtin().with(french).expect("compiles");
+        assert_eq!(detector.languages(), vec!["en", "es", "fr"]);
+        assert_eq!(detector.scan("j'ai envie de mourir").level, Level::Urgent);
+    }
+
+    #[test]
+    fn phrase_syntax_gaps_optional_numbers_and_lookahead() {
+        let lexicon = Lexicon::from_json(
+            r#"{"language": "xx", "entries": [
+                {"category": "red_flag", "red_flag": "waters_early", "level": "urgent", "phrases": ["waters broke {0,3} #16-36 weeks?"]},
+                {"category": "red_flag", "red_flag": "reduced_movements", "level": "urgent", "phrases": ["hasnt moved !much|as"]},
+                {"category": "low_mood", "level": "concern", "phrases": ["very? sad* all day"]}
+            ]}"#,
+        )
+        .expect("valid");
+        let detector = Detector::new(vec![lexicon]).expect("compiles");
+        assert_eq!(
+            detector.scan("waters broke at 33 weeks").level,
+            Level::Urgent
+        );
+        assert_eq!(detector.scan("waters broke at 33").level, Level::Urgent);
+        assert_eq!(detector.scan("waters broke at 39 weeks").level, Level::None);
+        assert_eq!(detector.scan("she hasn't moved").level, Level::Urgent);
+        assert_eq!(detector.scan("she hasn't moved much").level, Level::None);
+        let m = &detector.scan("so very sadly all day").matches[0];
+        assert_eq!(
+            &"so very sadly all day"[m.start..m.end],
+            "very sadly all day",
+            "starts at the optional word"
+        );
+    }
+
+    #[test]
+    fn a_long_message_is_scanned_in_one_pass() {
+        let detector = Detector::builtin();
+        let mut text = String::new();
+        while text.len() < 5_000 {
+            text.push_str(
+                "the baby is kicking loads today and I'm so tired, not bleeding, all fine 😊 ",
+            );
+        }
+        assert_eq!(detector.scan(&text).level, Level::None);
+        text.push_str("but now I want to die");
+        assert_eq!(detector.scan(&text).level, Level::Urgent);
+        // One unbroken sentence of repeated gap-prone words.
+        let words = "want to to to to ".repeat(1_000);
+        assert_eq!(detector.scan(&words).level, Level::None);
+    }
+}
