@@ -173,6 +173,9 @@ enum Command {
     Moderate(moderate::ModCommand),
     #[command(flatten)]
     Care(moderate::CareCommand),
+    /// The on-device risk detector (needs no profile).
+    #[command(subcommand)]
+    Safety(safety::SafetyCommand),
     /// The EPDS self-check: score, take, history, share.
     #[command(subcommand)]
     Epds(safety::EpdsCommand),
@@ -272,6 +275,11 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
+    if let Command::Safety(cmd) = cli.command {
+        let mut out = std::io::stdout().lock();
+        safety::run_safety(cmd, &mut out)?;
+        return Ok(out.flush()?);
+    }
     // An empty HEARTH_HOME counts as unset, like the secret variables.
     let from_env = std::env::var_os("HEARTH_HOME")
         .filter(|v| !v.is_empty())
@@ -290,6 +298,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     // Scanning and scoring store nothing: they need no profile or secret.
     let command = match cli.command {
+        Command::Safety(_) => unreachable!("handled before the profile's home is found"),
         Command::Epds(cmd) => {
             safety::run_epds(cmd, &home, || Ok(secret::from_env()?), &mut out)?;
             return Ok(out.flush()?);
@@ -731,7 +740,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Moderate(cmd) => moderate::run(cmd, &home, secret, &mut out)?,
         Command::Care(cmd) => moderate::run_care(cmd, &home, secret, &mut out)?,
-        Command::Epds(_) => unreachable!("handled before the secret is read"),
+        Command::Safety(_) | Command::Epds(_) => unreachable!("handled before the secret is read"),
     }
     out.flush()?;
     Ok(())

@@ -1,16 +1,72 @@
-//! `hearth epds …`: the EPDS self-check on the command line. Scoring needs no profile (nothing
-//! is stored); taking a self-check keeps it in the profile's encrypted store, and sharing one
-//! is the mother's explicit choice each time.
+//! `hearth safety scan` and `hearth epds …`: the on-device safety engine on the command line.
+//! Scanning and scoring need no profile (nothing is stored); taking a self-check keeps it in
+//! the profile's encrypted store, and sharing one is the mother's explicit choice each time.
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::Path;
 
 use clap::Subcommand;
 use hearth_core::{Companion, InputError, StoreSecret};
+use hearth_safety::detect::Detector;
 use hearth_safety::epds::{self, Answers, Content, Cutoffs};
 use serde_json::json;
 
 use crate::{local_time, print_json, Failure};
+
+/// Longest line `safety scan` reads, in bytes (a message is at most 8,192 bytes).
+const MAX_SCAN_LINE: usize = 64 * 1024;
+
+#[derive(Subcommand)]
+pub(crate) enum SafetyCommand {
+    /// Read one message per line on standard input; print one JSON object per line:
+    /// {"level": "none"|"concern"|"urgent", "categories": […]}.
+    Scan {
+        /// Also print the red flags, topics and matched phrases.
+        #[arg(long)]
+        json: bool,
+        /// A programme's lexicon file to add (JSON; see docs/safety.md).
+        #[arg(long, value_name = "FILE")]
+        lexicon: Vec<std::path::PathBuf>,
+    },
+}
+
+/// Runs the commands that need no profile.
+pub(crate) fn run_safety(cmd: SafetyCommand, out: &mut impl Write) -> Result<(), Failure> {
+    let SafetyCommand::Scan { json, lexicon } = cmd;
+    let mut detector = Detector::builtin();
+    for path in &lexicon {
+        let text = read_file(path, "lexicon")?;
+        let lex = hearth_safety::detect::Lexicon::from_json(&text).map_err(|e| Failure {
+            message: format!("lexicon {}: {e}", path.display()),
+            usage: true,
+        })?;
+        detector = detector.with(lex).map_err(|e| Failure {
+            message: format!("lexicon {}: {e}", path.display()),
+            usage: true,
+        })?;
+    }
+    let stdin = std::io::stdin().lock();
+    for (i, line) in stdin.split(b'\n').enumerate() {
+        let line = line?;
+        if line.len() > MAX_SCAN_LINE {
+            return Err(InputError::new(
+                format!("line {}", i + 1),
+                format!("{} bytes; at most {MAX_SCAN_LINE}", line.len()),
+            )
+            .into());
+        }
+        let text = String::from_utf8(line)
+            .map_err(|_| InputError::new(format!("line {}", i + 1), "is not UTF-8 text"))?;
+        let text = text.strip_suffix('\r').unwrap_or(&text);
+        let a = detector.scan(text);
+        if json {
+            print_json(out, &a)?;
+        } else {
+            print_json(out, &json!({"level": a.level, "categories": a.categories}))?;
+        }
+    }
+    Ok(())
+}
 
 #[derive(Subcommand)]
 pub(crate) enum EpdsCommand {

@@ -660,3 +660,28 @@ fn epds_scores_from_the_command_line_without_a_profile() {
     let err = fails(&home, &["epds", "score", "0,1,2,3,4,0,0,0,0,0"], 2);
     assert!(err.contains("item 5"), "{err}");
 }
+
+#[test]
+fn safety_scan_reads_one_message_per_line_without_a_profile() {
+    let home = Home::with_key();
+    let out = run(
+        &home,
+        &["safety", "scan"],
+        &[],
+        "I want to die\nthis heartburn is killing me\nno quiero seguir viviendo\n".as_bytes(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["level"], "urgent");
+    assert_eq!(lines[0]["categories"], serde_json::json!(["self_harm"]));
+    assert_eq!(lines[1]["level"], "none", "hyperbole");
+    assert_eq!(lines[2]["level"], "urgent", "Spanish");
+    let out = run(&home, &["safety", "scan"], &[], b"\xff\xfe\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("line 1"), "{}", stderr(&out));
+}
