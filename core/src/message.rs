@@ -10,21 +10,50 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{random_bytes, CryptoError};
 use crate::error::InputError;
-use crate::identity::{hex_lower, parse_hex, DeviceId};
+use crate::identity::{parse_hex, DeviceId};
 
-/// Client-generated message id: 16 random bytes. Also the outbox idempotency key.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct MessageId(pub [u8; 16]);
+/// A 16-byte id chosen at random by the device that makes the thing it names (a message, a
+/// moderation record, a direct note): `random`, `to_hex`, and hex `Debug`/`Display`. Parsing
+/// stays with each type, whose errors name what was expected.
+macro_rules! random_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(
+            Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+        )]
+        pub struct $name(pub [u8; 16]);
+
+        impl $name {
+            pub fn random() -> Result<Self, $crate::crypto::CryptoError> {
+                Ok($name($crate::crypto::random_bytes()?))
+            }
+            pub fn to_hex(&self) -> String {
+                $crate::identity::hex_lower(&self.0)
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.to_hex())
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.to_hex())
+            }
+        }
+    };
+}
+pub(crate) use random_id;
+
+random_id! {
+    /// Client-generated message id: 16 random bytes. Also the outbox idempotency key.
+    MessageId
+}
 
 impl MessageId {
-    pub fn random() -> Result<Self, CryptoError> {
-        Ok(MessageId(random_bytes()?))
-    }
-    pub fn to_hex(&self) -> String {
-        hex_lower(&self.0)
-    }
     pub fn parse(s: &str) -> Result<Self, InputError> {
         parse_hex(s.trim()).map(MessageId).ok_or_else(|| {
             InputError::new(
@@ -32,18 +61,6 @@ impl MessageId {
                 format!("{s:?} is not a message id (32 hex digits)"),
             )
         })
-    }
-}
-
-impl std::fmt::Debug for MessageId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MessageId({})", self.to_hex())
-    }
-}
-
-impl std::fmt::Display for MessageId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.to_hex())
     }
 }
 

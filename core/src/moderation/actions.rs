@@ -457,23 +457,23 @@ impl Companion {
     ) -> Result<RecordId> {
         let row = self.group_row(group)?;
         let me = self.profile.keys.device_id();
-        // Records fold in time order: a record is dated after every record this device holds,
-        // so an action always lands after the ones its writer saw (a restore after its hide),
-        // even within one clock tick or behind a faster clock.
-        let newest = store::list(self.store.conn(), self.store.cipher(), row)?
-            .iter()
-            .flat_map(|h| h.clone().flatten())
-            .map(|h| h.record.at)
-            .max()
-            .unwrap_or(i64::MIN);
-        let record = ModRecord {
-            at: self.clock.now_ms().max(newest.saturating_add(1)),
-            why: why.trim().to_string(),
-            action,
-        };
-        record.validate()?;
-        let id = RecordId::random()?;
+        let now = self.clock.now_ms();
         self.change_group(row, |g| {
+            // Records fold in time order: a record is dated after every record this device
+            // holds, so an action always lands after the ones its writer saw (a restore after
+            // its hide), even within one clock tick or behind a faster clock.
+            let newest = store::list(&g.w.tx, g.w.cipher, g.row)?
+                .into_iter()
+                .flat_map(Held::flatten)
+                .map(|h| h.record.at)
+                .max()
+                .unwrap_or(i64::MIN);
+            let record = ModRecord {
+                at: now.max(newest.saturating_add(1)),
+                why: why.trim().to_string(),
+                action,
+            };
+            record.validate()?;
             if g.summary.standing != Standing::Member {
                 return Err(Error::NotAMember);
             }
@@ -491,22 +491,33 @@ impl Companion {
             if let Some(message) = record.action.message() {
                 check_message(g, &message)?;
             }
-            let change = g.current()?.add_record(&id, &record)?;
-            g.record(&change)?;
-            store::put(
-                g.w,
-                g.row,
-                &[Held {
-                    id,
-                    by: me,
-                    chapter: g.summary.chapter,
-                    carried: false,
-                    record: record.clone(),
-                }],
-            )?;
-            Ok(id)
+            append_record(g, me, record)
         })
     }
+}
+
+/// Writes a record by this device (`me`) into the group's newest chapter and the moderation
+/// table, inside the caller's transaction. The caller has checked it.
+pub(crate) fn append_record(
+    g: &mut GroupWrite<'_, '_>,
+    me: DeviceId,
+    record: ModRecord,
+) -> Result<RecordId> {
+    let id = RecordId::random()?;
+    let change = g.current()?.add_record(&id, &record)?;
+    g.record(&change)?;
+    store::put(
+        g.w,
+        g.row,
+        &[Held {
+            id,
+            by: me,
+            chapter: g.summary.chapter,
+            carried: false,
+            record,
+        }],
+    )?;
+    Ok(id)
 }
 
 fn check_message(g: &GroupWrite<'_, '_>, message: &MessageId) -> Result<()> {

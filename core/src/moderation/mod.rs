@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::error::InputError;
-use crate::identity::{hex_lower, parse_hex, DeviceId};
+use crate::identity::{parse_hex, DeviceId};
 use crate::message::{MessageId, MessageText};
 
 /// Longest reason a moderator may give, in characters.
@@ -50,35 +50,16 @@ pub const MAX_SLOW_SECS: u32 = 24 * 3_600;
 /// Most records one carry may hold.
 pub const MAX_CARRIED: usize = 1_000;
 
-/// Names one record: 16 random bytes, chosen by the writer.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct RecordId(pub [u8; 16]);
+crate::message::random_id! {
+    /// Names one record: 16 random bytes, chosen by the writer.
+    RecordId
+}
 
 impl RecordId {
-    pub fn random() -> Result<Self, crate::crypto::CryptoError> {
-        Ok(RecordId(crate::crypto::random_bytes()?))
-    }
-
-    pub fn to_hex(&self) -> String {
-        hex_lower(&self.0)
-    }
-
     pub fn parse(s: &str) -> Result<Self, InputError> {
         parse_hex(s.trim())
             .map(RecordId)
             .ok_or_else(|| InputError::new("record id", "expected 32 hexadecimal characters"))
-    }
-}
-
-impl std::fmt::Debug for RecordId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "RecordId({})", &self.to_hex()[..8])
-    }
-}
-
-impl std::fmt::Display for RecordId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.to_hex())
     }
 }
 

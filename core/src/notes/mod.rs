@@ -23,43 +23,25 @@ use hearth_protocol::membership::Membership;
 pub use hearth_safety::escalation::{Severity, Tier};
 pub use hearth_safety::helpcard::HelpCard;
 
-use crate::crypto::CryptoError;
 use crate::error::{Error, InputError, Result};
 use crate::group::GroupId;
-use crate::identity::{hex_lower, parse_hex, DeviceId, DeviceKeys};
+use crate::identity::{parse_hex, DeviceId, DeviceKeys};
 use crate::message::MessageId;
 
 /// Longest free text in a note (a reporter's note, an outcome, a nudge), in characters.
 pub const MAX_NOTE_TEXT: usize = 2_000;
 
-/// Names one note: 16 random bytes.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct NoteId(pub [u8; 16]);
+crate::message::random_id! {
+    /// Names one note: 16 random bytes.
+    NoteId
+}
 
 impl NoteId {
-    pub fn random() -> std::result::Result<Self, CryptoError> {
-        Ok(NoteId(crate::crypto::random_bytes()?))
-    }
-    pub fn to_hex(&self) -> String {
-        hex_lower(&self.0)
-    }
     /// Parses a note id as printed (32 hexadecimal characters).
     pub fn parse(s: &str, field: &str) -> std::result::Result<Self, InputError> {
         parse_hex(s.trim())
             .map(NoteId)
             .ok_or_else(|| InputError::new(field, "expected 32 hexadecimal characters"))
-    }
-}
-
-impl std::fmt::Debug for NoteId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "NoteId({})", &self.to_hex()[..8])
-    }
-}
-
-impl std::fmt::Display for NoteId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.to_hex())
     }
 }
 

@@ -15,7 +15,7 @@ use crate::group::GroupId;
 use crate::identity::Role;
 use crate::sync::resolve_member;
 
-use super::views::{fold, ladder_alert};
+use super::views::{alert_progress, fold, ladder_alert};
 use super::{store, NoteBody, NoteId};
 
 const REGION_KEY: &str = "help_region";
@@ -87,11 +87,7 @@ impl Companion {
         let row = self.group_row(group)?;
         let me = self.profile.keys.device_id();
         let now = self.clock.now_ms();
-        let pending: std::collections::BTreeSet<NoteId> =
-            store::outgoing(self.store.conn(), self.store.cipher(), row, usize::MAX >> 1)?
-                .into_iter()
-                .map(|o| o.note)
-                .collect();
+        let pending = store::waiting_notes(self.store.conn(), self.store.cipher(), row)?;
         let folded = fold(store::notes(self.store.conn(), self.store.cipher(), row)?);
         let ladder = Ladder::default();
         let mut out: Vec<MyAlert> = folded
@@ -108,30 +104,13 @@ impl Companion {
                     return None;
                 };
                 let status = ladder.status(&ladder_alert(a, updates)?, now);
-                let outcome = updates
-                    .iter()
-                    .rev()
-                    .find_map(|u| match &u.body {
-                        NoteBody::AlertUpdate {
-                            resolved: true,
-                            outcome,
-                            ..
-                        } => Some(outcome.clone()),
-                        _ => None,
-                    })
-                    .unwrap_or_default();
+                let (state, outcome) = alert_progress(&status, updates);
                 Some(MyAlert {
                     id: a.id.to_hex(),
                     severity: *severity,
                     categories: categories.clone(),
                     raised_at: a.at,
-                    state: if status.resolved {
-                        "resolved"
-                    } else if status.acknowledged.is_some() {
-                        "acknowledged"
-                    } else {
-                        "open"
-                    },
+                    state,
                     outcome,
                     pending: pending.contains(&a.id),
                 })
@@ -298,14 +277,8 @@ impl Companion {
             shared_with: c.shared_with,
         };
         stored.shared_with.push((target.name.clone(), now));
-        self.store.write(|w| {
-            let body = w.seal(format!("self_checks/{check}").as_bytes(), &stored)?;
-            w.tx.execute(
-                "UPDATE self_checks SET body = ?1 WHERE id = ?2",
-                rusqlite::params![body, check],
-            )?;
-            Ok::<_, Error>(())
-        })?;
+        self.store
+            .write(|w| store::put_self_check(w, check, &stored))?;
         Ok(id)
     }
 }

@@ -26,6 +26,14 @@ fn out_aad(row: i64, id: &NoteId, recipient: &[u8; 16]) -> Vec<u8> {
     aad
 }
 
+/// A 16-byte key column, or a decode error naming the table.
+fn key16(table: &str, row: i64, bytes: Vec<u8>) -> Result<[u8; 16], StoreError> {
+    bytes.try_into().map_err(|_| StoreError::Decode {
+        what: format!("{table}/{row}"),
+        detail: "a key is not 16 bytes".into(),
+    })
+}
+
 fn device_hash(cipher: &StoreCipher, d: &DeviceId) -> [u8; 16] {
     cipher.index_hash("device", &d.0)
 }
@@ -60,12 +68,8 @@ pub fn notes(conn: &Connection, cipher: &StoreCipher, row: i64) -> Result<Vec<No
     let mut out = Vec::new();
     for r in rows {
         let (sender, id, body) = r?;
-        let bad = || StoreError::Decode {
-            what: format!("notes/{row}"),
-            detail: "a key is not 16 bytes".into(),
-        };
-        let sender: [u8; 16] = sender.try_into().map_err(|_| bad())?;
-        let id = NoteId(id.try_into().map_err(|_| bad())?);
+        let sender = key16("notes", row, sender)?;
+        let id = NoteId(key16("notes", row, id)?);
         out.push(open_record(cipher, &note_aad(row, &sender, &id), &body)?);
     }
     Ok(out)
@@ -109,15 +113,23 @@ pub fn outgoing(
     let mut out = Vec::new();
     for r in rows {
         let (id, recipient, body) = r?;
-        let bad = || StoreError::Decode {
-            what: format!("direct_out/{row}"),
-            detail: "a key is not 16 bytes".into(),
-        };
-        let id = NoteId(id.try_into().map_err(|_| bad())?);
-        let recipient: [u8; 16] = recipient.try_into().map_err(|_| bad())?;
+        let id = NoteId(key16("direct_out", row, id)?);
+        let recipient = key16("direct_out", row, recipient)?;
         out.push(open_record(cipher, &out_aad(row, &id, &recipient), &body)?);
     }
     Ok(out)
+}
+
+/// The notes with a copy still waiting for the relay.
+pub fn waiting_notes(
+    conn: &Connection,
+    cipher: &StoreCipher,
+    row: i64,
+) -> Result<std::collections::BTreeSet<NoteId>, StoreError> {
+    Ok(outgoing(conn, cipher, row, usize::MAX >> 1)?
+        .into_iter()
+        .map(|o| o.note)
+        .collect())
 }
 
 /// The relay answered for this note to `to`: it no longer waits.
@@ -135,15 +147,6 @@ pub fn drop_outgoing(
     Ok(())
 }
 
-/// How many notes wait for the relay in a group.
-pub fn outgoing_count(conn: &Connection, row: i64) -> Result<u64, StoreError> {
-    Ok(conn.query_row(
-        "SELECT COUNT(*) FROM direct_out WHERE group_id = ?1",
-        [row],
-        |r| r.get::<_, i64>(0),
-    )? as u64)
-}
-
 // ---- self-checks and settings (device-private)
 
 pub fn add_self_check<T: Serialize>(w: &Writer<'_>, value: &T) -> Result<i64, StoreError> {
@@ -152,12 +155,18 @@ pub fn add_self_check<T: Serialize>(w: &Writer<'_>, value: &T) -> Result<i64, St
         [],
         |r| r.get(0),
     )?;
+    put_self_check(w, id, value)?;
+    Ok(id)
+}
+
+/// Writes self-check `id` (new, or replacing what it held).
+pub fn put_self_check<T: Serialize>(w: &Writer<'_>, id: i64, value: &T) -> Result<(), StoreError> {
     let body = w.seal(format!("self_checks/{id}").as_bytes(), value)?;
     w.tx.execute(
-        "INSERT INTO self_checks (id, body) VALUES (?1, ?2)",
+        "INSERT OR REPLACE INTO self_checks (id, body) VALUES (?1, ?2)",
         params![id, body],
     )?;
-    Ok(id)
+    Ok(())
 }
 
 pub fn self_checks<T: DeserializeOwned>(

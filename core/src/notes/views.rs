@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use hearth_safety::escalation::{Ack, Alert, Ladder, Severity, Tier};
+use hearth_safety::escalation::{Ack, Alert, Ladder, Severity, Status, Tier};
 
 use crate::companion::Companion;
 use crate::error::{Error, InputError, Result};
@@ -127,6 +127,17 @@ pub fn default_templates() -> Vec<Template> {
     .collect()
 }
 
+/// A queue item found by its id: its group, the member it is about (reporter, alerting
+/// member, or the mother who shared a self-check), whether it is an alert, and whether it was
+/// shared with this moderator alone.
+struct Item {
+    id: NoteId,
+    group: GroupId,
+    subject: DeviceId,
+    alert: bool,
+    private: bool,
+}
+
 /// Where each report and alert stands, folded from the notes a device holds.
 #[derive(Debug, Default)]
 pub(crate) struct Folded {
@@ -218,6 +229,31 @@ pub(crate) fn ladder_alert(alert: &Note, updates: &[Note]) -> Option<Alert> {
         acks,
         resolved_at,
     })
+}
+
+/// An alert's state ("open", "acknowledged", "resolved") on the ladder's verdict, and the
+/// outcome of its newest resolution.
+pub(crate) fn alert_progress(status: &Status, updates: &[Note]) -> (&'static str, String) {
+    let state = if status.resolved {
+        "resolved"
+    } else if status.acknowledged.is_some() {
+        "acknowledged"
+    } else {
+        "open"
+    };
+    let outcome = updates
+        .iter()
+        .rev()
+        .find_map(|u| match &u.body {
+            NoteBody::AlertUpdate {
+                resolved: true,
+                outcome,
+                ..
+            } => Some(outcome.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    (state, outcome)
 }
 
 fn tier_action(tier: Tier) -> &'static str {
@@ -376,11 +412,7 @@ impl Companion {
         let row = self.group_row(group)?;
         let me = self.profile.keys.device_id();
         let notes = store::notes(self.store.conn(), self.store.cipher(), row)?;
-        let pending: std::collections::BTreeSet<NoteId> =
-            store::outgoing(self.store.conn(), self.store.cipher(), row, usize::MAX >> 1)?
-                .into_iter()
-                .map(|o| o.note)
-                .collect();
+        let pending = store::waiting_notes(self.store.conn(), self.store.cipher(), row)?;
         let folded = fold(notes);
         let mut out: Vec<MyReport> = folded
             .reports
@@ -467,8 +499,13 @@ impl Companion {
 
     fn move_item(&mut self, item: &str, state: ReportState, outcome: &str) -> Result<()> {
         let me = self.profile.keys.device_id();
-        let id = self.resolve_item_id(item)?;
-        let (group, subject, is_alert, private) = self.find_item(&id)?;
+        let Item {
+            id,
+            group,
+            subject,
+            alert: is_alert,
+            private,
+        } = self.find_item(item)?;
         let row = self.group_row(&group)?;
         let summary = storage::load(self.store.conn(), self.store.cipher(), row)?;
         // A shared self-check was for this moderator alone: only the mother hears back.
@@ -524,17 +561,36 @@ impl Companion {
         Ok(())
     }
 
-    /// The queue item an id (or its first characters) names.
-    fn resolve_item_id(&self, item: &str) -> Result<NoteId> {
+    /// The queue item an id (or its first characters, at least 4) names, in one pass over the
+    /// groups this profile moderates.
+    fn find_item(&self, item: &str) -> Result<Item> {
         let wanted = item.trim().to_ascii_lowercase();
-        let found: Vec<QueueItem> = self
-            .queue(true)?
-            .into_iter()
-            .filter(|i| wanted.len() >= 4 && i.id.starts_with(&wanted))
-            .collect();
-        match found.as_slice() {
-            [one] => NoteId::parse(&one.id, "item").map_err(Error::from),
-            [] => Err(InputError::new(
+        let me = self.profile.keys.device_id();
+        let mut found = Vec::new();
+        if wanted.len() >= 4 {
+            for (row, summary) in storage::list(self.store.conn(), self.store.cipher())? {
+                if !moderators(&summary.members).contains(&me) {
+                    continue;
+                }
+                let folded = fold(store::notes(self.store.conn(), self.store.cipher(), row)?);
+                let reports = folded.reports.values().map(|(n, _)| (n, false));
+                let alerts = folded.alerts.values().map(|(n, _)| (n, true));
+                for (n, alert) in reports.chain(alerts) {
+                    if n.id.to_hex().starts_with(&wanted) {
+                        found.push(Item {
+                            id: n.id,
+                            group: summary.id,
+                            subject: n.from,
+                            alert,
+                            private: matches!(n.body, NoteBody::Epds { .. }),
+                        });
+                    }
+                }
+            }
+        }
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err(InputError::new(
                 "item",
                 format!(
                     "no report or alert in your queue has the id {item:?} (see `hearth queue`)"
@@ -547,23 +603,6 @@ impl Companion {
             )
             .into()),
         }
-    }
-
-    /// (group, reporter or member, is it an alert, is it a privately shared self-check) for a
-    /// queue item.
-    fn find_item(&self, id: &NoteId) -> Result<(GroupId, DeviceId, bool, bool)> {
-        let id = *id;
-        for (row, summary) in storage::list(self.store.conn(), self.store.cipher())? {
-            let folded = fold(store::notes(self.store.conn(), self.store.cipher(), row)?);
-            if let Some((r, _)) = folded.reports.get(&id) {
-                let private = matches!(r.body, NoteBody::Epds { .. });
-                return Ok((summary.id, r.from, false, private));
-            }
-            if let Some((a, _)) = folded.alerts.get(&id) {
-                return Ok((summary.id, a.from, true, false));
-            }
-        }
-        Err(InputError::new("item", format!("no report or alert {id}")).into())
     }
 
     /// A moderator's private message to one member, sealed to her.
@@ -750,24 +789,7 @@ fn alert_item(
     };
     let a = ladder_alert(alert, updates)?;
     let status = ladder.status(&a, now);
-    let mut outcome = String::new();
-    for u in updates {
-        if let NoteBody::AlertUpdate {
-            resolved: true,
-            outcome: o,
-            ..
-        } = &u.body
-        {
-            outcome = o.clone();
-        }
-    }
-    let state = if status.resolved {
-        "resolved"
-    } else if status.acknowledged.is_some() {
-        "acknowledged"
-    } else {
-        "open"
-    };
+    let (state, outcome) = alert_progress(&status, updates);
     Some(QueueItem {
         id: alert.id.to_hex(),
         group: summary.id.to_hex(),

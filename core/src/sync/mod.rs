@@ -1560,7 +1560,7 @@ fn apply_log(
 /// settings, duty) into the new chapter, for members who hold only the chapters from their
 /// admission on.
 fn carry_moderation(g: &mut GroupWrite<'_, '_>, ctx: &Ctx) -> Result<()> {
-    use crate::moderation::{store, Action, Held, ModRecord, ModState, RecordId};
+    use crate::moderation::{store, Action, ModRecord, ModState};
     let state = ModState::fold(store::list(&g.w.tx, g.w.cipher, g.row)?);
     let records = state.live_records(ctx.now);
     if records.is_empty() {
@@ -1574,20 +1574,7 @@ fn carry_moderation(g: &mut GroupWrite<'_, '_>, ctx: &Ctx) -> Result<()> {
     record
         .validate()
         .map_err(|e| Error::Document(format!("carrying moderation: {e}")))?;
-    let id = RecordId::random()?;
-    let change = g.current()?.add_record(&id, &record)?;
-    g.record(&change)?;
-    store::put(
-        g.w,
-        g.row,
-        &[Held {
-            id,
-            by: ctx.me,
-            chapter: g.summary.chapter,
-            carried: false,
-            record,
-        }],
-    )?;
+    crate::moderation::actions::append_record(g, ctx.me, record)?;
     Ok(())
 }
 
