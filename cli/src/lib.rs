@@ -1082,6 +1082,7 @@ fn item_json(i: &TimelineItem) -> serde_json::Value {
         "correction": i.correction,
         "correction_by": i.correction_by,
         "warning": i.warning,
+        "filter": i.filter,
     })
 }
 
@@ -1102,6 +1103,16 @@ fn item_line(i: &TimelineItem) -> String {
         "(message deleted)".to_string()
     } else if i.hidden && i.text.is_empty() {
         "(removed by a moderator)".to_string()
+    } else if let Some(f) = &i.filter {
+        format!(
+            "({} by your filters: {}; `read --json` shows the text)",
+            if f.mode == hearth_core::filters::FilterMode::Hide {
+                "hidden"
+            } else {
+                "blurred"
+            },
+            f.reasons.join(", ")
+        )
     } else if let Some(w) = &i.warning {
         format!("[content warning: {w}] {}", i.text)
     } else {

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use clap::Subcommand;
+use hearth_core::filters::FilterMode;
 use hearth_core::moderation::actions::{ActivityRow, AuditItem, ModerationView};
 use hearth_core::{Companion, GroupId, InputError, MessageId, StoreSecret};
 use serde_json::json;
@@ -491,11 +492,12 @@ fn activity_line(r: &ActivityRow) -> String {
 }
 
 fn write_view(out: &mut impl Write, v: &ModerationView) -> Result<(), Failure> {
-    if v.nobody_on_duty {
+    if let Some(help) = &v.help_now {
         writeln!(
             out,
-            "No moderator is on duty right now. If you need help now, see `hearth help-card`."
+            "No moderator is on duty right now. If you need help now:"
         )?;
+        write_help(out, help)?;
     } else {
         writeln!(out, "on duty: {}", v.on_duty.join(", "))?;
     }
@@ -613,8 +615,28 @@ pub(crate) enum CareCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Check a draft before sending, on this device only: a worrying draft shows a
+    /// supportive word and where to get help; nothing is sent unless you choose `hearth alert`.
+    CheckDraft {
+        group: String,
+        text: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Your content filters: topics to blur or hide (loss, birth_trauma, low_mood,
+    /// medical_detail) and messages the detector finds distressing. --set TOPIC=MODE, MODE
+    /// being show, blur or hide; repeatable.
+    Filters {
+        #[arg(long, value_name = "TOPIC=MODE")]
+        set: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Where to get help now, for your region (works offline).
     HelpCard {
+        /// Install the programme's help-card file first (JSON; see docs/safety.md).
+        #[arg(long, value_name = "FILE")]
+        install: Option<std::path::PathBuf>,
         /// Set your region first, like GB or ES.
         #[arg(long)]
         region: Option<String>,
@@ -841,17 +863,101 @@ pub(crate) fn run_care(
                 write_card(out, &card)?;
             }
         }
-        CareCommand::HelpCard { region, json } => {
+        CareCommand::CheckDraft { group, text, json } => {
+            let g = c.find_group(&group)?;
+            let check = c.check_draft(&g.id, &text)?;
+            if json {
+                print_json(out, &check)?;
+            } else {
+                match &check.help {
+                    None => writeln!(out, "nothing worrying found")?,
+                    Some(help) => {
+                        writeln!(out, "{}", help.message)?;
+                        write_help(out, help)?;
+                        if check.can_alert {
+                            writeln!(
+                                out,
+                                "To tell your moderators privately: hearth alert {} --level {}",
+                                g.name,
+                                if check.level == hearth_safety::detect::Level::Urgent {
+                                    "urgent"
+                                } else {
+                                    "concern"
+                                }
+                            )?;
+                        }
+                    }
+                }
+            }
+        }
+        CareCommand::Filters { set, json } => {
+            let mut filters = c.content_filters()?;
+            for s in &set {
+                let (topic, mode) = s.split_once('=').ok_or_else(|| {
+                    InputError::new("set", format!("{s:?}: expected TOPIC=MODE, like loss=blur"))
+                })?;
+                filters = c.set_content_filter(topic, FilterMode::parse(mode)?)?;
+            }
+            if json {
+                print_json(out, &filters)?;
+            } else {
+                for (topic, mode) in &filters.topics {
+                    writeln!(out, "{topic}: {}", mode.as_str())?;
+                }
+                writeln!(out, "distressing: {}", filters.distressing.as_str())?;
+            }
+        }
+        CareCommand::HelpCard {
+            install,
+            region,
+            json,
+        } => {
+            if let Some(path) = install {
+                let text = std::fs::read_to_string(&path).map_err(|e| Failure {
+                    message: format!("cannot read the help-card file {}: {e}", path.display()),
+                    usage: true,
+                })?;
+                c.install_help_cards(&text)?;
+            }
             if let Some(r) = region {
                 c.set_help_region(&r)?;
             }
             let card = c.help_card()?;
+            let notice = c.help_cards()?.notice().map(str::to_string);
             if json {
-                print_json(out, &card)?;
+                print_json(out, &json!({"card": card, "notice": notice}))?;
             } else {
                 write_card(out, &card)?;
+                if let Some(n) = notice {
+                    writeln!(out, "({n})")?;
+                }
             }
         }
+    }
+    Ok(())
+}
+
+/// Where to get help now for one situation, as lines.
+pub(crate) fn write_help(
+    out: &mut impl Write,
+    help: &hearth_core::notes::safety::HelpNow,
+) -> Result<(), Failure> {
+    writeln!(
+        out,
+        "If you or your baby are in danger now, call {}.",
+        help.emergency
+    )?;
+    if let Some(t) = &help.maternity_triage {
+        writeln!(out, "{t}")?;
+    }
+    for l in &help.lines {
+        writeln!(out, "{}: {} ({})", l.name, l.number, l.hours)?;
+    }
+    if let Some(n) = &help.note {
+        writeln!(out, "({n})")?;
+    }
+    if let Some(n) = &help.notice {
+        writeln!(out, "({n})")?;
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use crate::clock::{Clock, SystemClock};
 use crate::crypto::StoreSecret;
 use crate::error::{Error, InputError, Result, StoreError};
+use crate::filters::Filtered;
 use crate::group::doc::{LocalChange, Mark};
 use crate::group::storage::{self, GroupSummary, Standing, SyncState};
 use crate::group::{
@@ -94,6 +95,8 @@ pub struct TimelineItem {
     pub correction_by: Option<String>,
     /// The author's content warning.
     pub warning: Option<String>,
+    /// Blurred or hidden by this member's own content filters (never her own messages).
+    pub filter: Option<Filtered>,
 }
 
 /// A page of the timeline, oldest first. `older` is the cursor for the page before it.
@@ -477,6 +480,12 @@ impl Companion {
         let moderation = self.state_of(row)?;
         let is_moderator = |d: &DeviceId| names.get(d).is_some_and(|m| m.role == Role::Moderator);
         let viewer_moderator = is_moderator(&me);
+        let filters = self.content_filters()?;
+        let filter = |e: &timeline::Entry, text: &str| {
+            (filters.any() && e.author() != me && !text.is_empty())
+                .then(|| filters.apply(&crate::filters::assess(text, e.warning())))
+                .flatten()
+        };
         let items: Vec<TimelineItem> = entries
             .iter()
             .filter_map(|e| {
@@ -493,7 +502,13 @@ impl Companion {
                     return None;
                 }
                 let correction = moderation.corrections.get(&e.id());
+                let text = if overlay.show_text {
+                    e.text().to_string()
+                } else {
+                    String::new()
+                };
                 Some(TimelineItem {
+                    filter: filter(e, &text),
                     id: e.id(),
                     sort_key: e.sort_key(),
                     author: e.author(),
@@ -503,11 +518,7 @@ impl Companion {
                         .map(|m| m.name.clone())
                         .unwrap_or_else(|| format!("member {}", e.author().short())),
                     is_mine: e.author() == me,
-                    text: if overlay.show_text {
-                        e.text().to_string()
-                    } else {
-                        String::new()
-                    },
+                    text,
                     sent_at: e.sent_at(),
                     edited: e.edited_at().is_some() && !e.deleted(),
                     deleted: e.deleted(),

@@ -685,3 +685,72 @@ fn safety_scan_reads_one_message_per_line_without_a_profile() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("line 1"), "{}", stderr(&out));
 }
+
+#[test]
+fn drafts_filters_and_flagged_messages_from_the_command_line() {
+    let (_dir, relay) = relay();
+    let (ada, bea) = moderator_and_mother(&relay.url());
+
+    // A worrying draft: the supportive word and the card; nothing is sent.
+    let check = json(
+        &bea,
+        &[
+            "check-draft",
+            GROUP,
+            "I can't feel the baby moving since last night, 34 weeks",
+            "--json",
+        ],
+    );
+    assert_eq!(check["level"], "urgent", "{check}");
+    assert_eq!(check["help"]["situation"], "red_flag", "{check}");
+    assert_eq!(check["can_alert"], true);
+    let text = ok(&bea, &["check-draft", GROUP, "Which pram did you all get?"]);
+    assert!(text.contains("nothing worrying"), "{text}");
+    assert!(read(&bea, GROUP).is_empty(), "checking sends nothing");
+
+    // Filters: bad input names the problem; a chosen filter shows in read --json.
+    let err = fails(&bea, &["filters", "--set", "loss"], 2);
+    assert!(err.contains("TOPIC=MODE"), "{err}");
+    let err = fails(&bea, &["filters", "--set", "loss=maybe"], 2);
+    assert!(err.contains("show, blur or hide"), "{err}");
+    let filters = json(&bea, &["filters", "--set", "loss=hide", "--json"]);
+    assert_eq!(filters["topics"]["loss"], "hide", "{filters}");
+
+    ok(
+        &ada,
+        &[
+            "send",
+            GROUP,
+            "Thinking of everyone who has had a miscarriage this week",
+        ],
+    );
+    ok(&ada, &["sync"]);
+    ok(&bea, &["sync"]);
+    let items = read(&bea, GROUP);
+    assert_eq!(items[0]["filter"]["mode"], "hide", "{items:?}");
+    assert_eq!(items[0]["filter"]["reasons"], serde_json::json!(["loss"]));
+    let plain = ok(&bea, &["read", GROUP]);
+    assert!(plain.contains("hidden by your filters: loss"), "{plain}");
+
+    // Bea's message the detector flags reaches Ada's queue as "detected".
+    ok(
+        &bea,
+        &[
+            "send",
+            GROUP,
+            "I don't want to be here anymore, everyone would be better off",
+        ],
+    );
+    ok(&bea, &["sync"]);
+    ok(&ada, &["sync"]);
+    let queue = json(&ada, &["queue", "--json"]);
+    let item = &queue.as_array().unwrap()[0];
+    assert_eq!(item["kind"], "detected", "{queue}");
+    assert_eq!(item["state"], "open");
+    ok(
+        &ada,
+        &["resolve", item["id"].as_str().unwrap(), "spoke with her"],
+    );
+    let queue = json(&ada, &["queue", "--json"]);
+    assert_eq!(queue, serde_json::json!([]));
+}

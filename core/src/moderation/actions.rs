@@ -40,6 +40,9 @@ pub struct ModerationView {
     pub on_duty: Vec<String>,
     /// No moderator is on duty: show where to get help now.
     pub nobody_on_duty: bool,
+    /// While nobody is on duty, the banner's contents: where to get help now (emergency
+    /// number, crisis lines, maternity triage), from the help card that ships with the app.
+    pub help_now: Option<crate::notes::safety::HelpNow>,
     pub i_am_on_duty: bool,
     /// This member is muted until then.
     pub muted_until: Option<i64>,
@@ -293,6 +296,11 @@ impl Companion {
             new_member_days: state.new_member_days,
             on_duty: on_duty.iter().map(|d| name_of(&names, d)).collect(),
             nobody_on_duty: on_duty.is_empty(),
+            help_now: if on_duty.is_empty() {
+                Some(self.duty_banner()?)
+            } else {
+                None
+            },
             i_am_on_duty: on_duty.contains(&me),
             muted_until: rules.muted_until,
             next_post_at: (rules.slow_secs > 0 && summary.last_post_at > 0)

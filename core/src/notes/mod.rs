@@ -12,6 +12,7 @@
 //! Every device checks what it receives: a report or alert is taken only by a moderator's
 //! device; a report's progress, an alert's acknowledgement and a nudge only from a moderator.
 
+pub mod detections;
 pub mod safety;
 pub mod store;
 pub mod views;
@@ -383,7 +384,9 @@ pub fn open_note(
     let body: NoteBody =
         ciborium::from_reader(plain.as_slice()).map_err(|e| format!("its contents: {e}"))?;
     body.validate().map_err(|e| e.to_string())?;
-    let sender_moderates = m.moderated.contains_key(&h.from);
+    // Progress and nudges only from a current moderator: one demoted (or removed) since
+    // has no say any more.
+    let sender_moderates = m.is_moderator(&h.from);
     let i_moderate = m.is_moderator(&me);
     let allowed = match &body {
         NoteBody::Report { .. } | NoteBody::Epds { .. } => i_moderate,

@@ -4,9 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use hearth_safety::detect::{Assessment, Category, Level};
 use hearth_safety::epds::{self, Answers, Content, Flag, Score};
 use hearth_safety::escalation::{Ladder, Severity};
-use hearth_safety::helpcard::{HelpCard, HelpCards};
+use hearth_safety::helpcard::{HelpCard, HelpCards, HelpLine, Situation};
 
 use crate::companion::Companion;
 use crate::error::{Error, InputError, Result};
@@ -20,6 +21,7 @@ use super::{store, NoteBody, NoteId};
 
 const REGION_KEY: &str = "help_region";
 const EPDS_CONTENT_KEY: &str = "epds_content";
+const HELP_CARDS_KEY: &str = "help_cards";
 
 /// A member's own alert, as she sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -55,7 +57,130 @@ struct StoredCheck {
     shared_with: Vec<(String, i64)>,
 }
 
+/// Where to get help now, for one situation: what the shell shows on a worrying draft, after a
+/// self-check whose item 10 is positive, or as the banner while no moderator is on duty. It
+/// comes from the help card that ships with the app, so it works offline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HelpNow {
+    pub situation: Situation,
+    /// A supportive word, in the card's language.
+    pub message: String,
+    pub emergency: String,
+    /// For red flags: what to do first (the maternity unit's triage line).
+    pub maternity_triage: Option<String>,
+    pub lines: Vec<HelpLine>,
+    pub region: String,
+    /// The card's own note (like how emergency numbers differ between countries).
+    pub note: Option<String>,
+    /// Set when the card is a sample whose numbers a programme has not verified.
+    pub notice: Option<String>,
+}
+
+impl HelpNow {
+    fn new(card: &HelpCard, notice: Option<&str>, situation: Situation) -> HelpNow {
+        let help = card.for_situation(situation);
+        HelpNow {
+            situation,
+            message: help.message.to_string(),
+            emergency: help.emergency.to_string(),
+            maternity_triage: help.maternity_triage.map(str::to_string),
+            lines: help.lines.into_iter().cloned().collect(),
+            region: card.region.clone(),
+            note: help.note.map(str::to_string),
+            notice: notice.map(str::to_string),
+        }
+    }
+}
+
+/// What the detector found in a draft, and what to offer her. Nothing is sent or hidden: the
+/// shell shows `help` with a choice to alert her moderators (`raise_alert` with `severity`)
+/// or to carry on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DraftCheck {
+    pub level: Level,
+    pub categories: Vec<String>,
+    pub red_flags: Vec<String>,
+    /// The supportive prompt and help card; `None` when the level is none.
+    pub help: Option<HelpNow>,
+    /// The severity to alert with, if she chooses to; `None` when the level is none.
+    pub severity: Option<Severity>,
+    /// The group has a moderator (other than her) she can alert.
+    pub can_alert: bool,
+}
+
+/// The help-card situation for what the detector found: the most serious first.
+pub(crate) fn situation_for(assessment: &Assessment) -> Option<Situation> {
+    if assessment.level == Level::None {
+        return None;
+    }
+    let has = |c: Category| assessment.categories.contains(&c);
+    Some(if has(Category::SelfHarm) {
+        Situation::SelfHarm
+    } else if has(Category::HarmToBaby) {
+        Situation::HarmToBaby
+    } else if has(Category::RedFlag) || has(Category::Psychosis) {
+        // Postpartum psychosis is a medical emergency: urgent care, as for a red flag.
+        Situation::RedFlag
+    } else if has(Category::DomesticAbuse) {
+        Situation::DomesticAbuse
+    } else {
+        Situation::LowMood
+    })
+}
+
 impl Companion {
+    /// Checks a draft as she writes it, on this device only. A worrying draft gets a
+    /// supportive prompt and the help card; she decides whether to alert her moderators.
+    pub fn check_draft(&self, group: &GroupId, text: &str) -> Result<DraftCheck> {
+        let row = self.group_row(group)?;
+        let summary = storage::load(self.store.conn(), self.store.cipher(), row)?;
+        let me = self.profile.keys.device_id();
+        let assessment = crate::filters::detector().scan(text);
+        let help = match situation_for(&assessment) {
+            Some(situation) => Some(self.help_now(situation)?),
+            None => None,
+        };
+        Ok(DraftCheck {
+            level: assessment.level,
+            categories: assessment
+                .categories
+                .iter()
+                .map(|c| c.as_str().to_string())
+                .collect(),
+            red_flags: assessment
+                .red_flags
+                .iter()
+                .map(|f| f.as_str().to_string())
+                .collect(),
+            help,
+            severity: match assessment.level {
+                Level::None => None,
+                Level::Concern => Some(Severity::Concern),
+                Level::Urgent => Some(Severity::Urgent),
+            },
+            can_alert: summary
+                .members
+                .iter()
+                .any(|m| m.role == Role::Moderator && m.device != me),
+        })
+    }
+
+    /// Where to get help now for `situation`, from this profile's region's help card.
+    pub fn help_now(&self, situation: Situation) -> Result<HelpNow> {
+        let card = self.help_card()?;
+        Ok(HelpNow::new(&card, self.help_cards()?.notice(), situation))
+    }
+
+    /// The banner a group shows while no moderator is on duty: crisis lines and the
+    /// emergency number, with the maternity triage advice too (a red flag cannot wait for a
+    /// moderator either).
+    pub(crate) fn duty_banner(&self) -> Result<HelpNow> {
+        let card = self.help_card()?;
+        let mut banner = HelpNow::new(&card, self.help_cards()?.notice(), Situation::LowMood);
+        banner.maternity_triage = Some(card.maternity_triage.clone());
+        Ok(banner)
+    }
+
     /// Alerts the group's moderators (sealed to them) that this member needs help: what she
     /// chose to share of her draft, and the detector's categories. Never sent without her
     /// asking.
@@ -122,12 +247,51 @@ impl Companion {
 
     // ---- help card
 
+    /// The help cards in use: the programme's, if it installed its own file
+    /// ([`Companion::install_help_cards`]), otherwise the sample cards that ship with the app.
+    pub fn help_cards(&self) -> Result<HelpCards> {
+        let installed: Option<String> =
+            store::setting(self.store.conn(), self.store.cipher(), HELP_CARDS_KEY)?;
+        match installed {
+            Some(json) => HelpCards::from_json(&json)
+                .map_err(|e| InputError::new("help cards", e.to_string()).into()),
+            None => Ok(HelpCards::builtin()),
+        }
+    }
+
+    /// Installs the programme's help-card file (its JSON, checked first), so numbers can be
+    /// corrected without a new build. It must keep a card for every region a profile on this
+    /// device has chosen.
+    pub fn install_help_cards(&mut self, json: &str) -> Result<()> {
+        let cards =
+            HelpCards::from_json(json).map_err(|e| InputError::new("help cards", e.to_string()))?;
+        let region: Option<String> =
+            store::setting(self.store.conn(), self.store.cipher(), REGION_KEY)?;
+        if let Some(r) = region {
+            if !cards
+                .cards()
+                .iter()
+                .any(|c| c.region.eq_ignore_ascii_case(&r))
+            {
+                return Err(InputError::new(
+                    "help cards",
+                    format!("the file has no card for {r:?}, the region this profile uses"),
+                )
+                .into());
+            }
+        }
+        self.store
+            .write(|w| store::put_setting(w, HELP_CARDS_KEY, &json.to_string()))?;
+        Ok(())
+    }
+
     /// The help card for this profile's region (set with [`Companion::set_help_region`];
-    /// the default card until then). Works offline: it ships with the app.
+    /// the default card until then). Works offline: it is on the device.
     pub fn help_card(&self) -> Result<HelpCard> {
         let region: Option<String> =
             store::setting(self.store.conn(), self.store.cipher(), REGION_KEY)?;
-        Ok(HelpCards::builtin()
+        Ok(self
+            .help_cards()?
             .for_region(region.as_deref().unwrap_or("default"))
             .clone())
     }
@@ -135,7 +299,7 @@ impl Companion {
     /// Sets the region whose help card this profile shows (like "GB" or "ES").
     pub fn set_help_region(&mut self, region: &str) -> Result<()> {
         let region = region.trim().to_ascii_uppercase();
-        let cards = HelpCards::builtin();
+        let cards = self.help_cards()?;
         if !cards
             .cards()
             .iter()

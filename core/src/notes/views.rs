@@ -15,6 +15,7 @@ use crate::message::MessageId;
 use crate::moderation::actions::{moderators, name_of, names};
 use crate::sync::{log_and_membership, resolve_member};
 
+use super::detections::{self, Detection};
 use super::{store, ContextLine, Note, NoteBody, NoteId, ReportReason, ReportState};
 
 /// One item of the moderators' review queue: a report or a safety alert.
@@ -24,7 +25,8 @@ pub struct QueueItem {
     pub id: String,
     pub group: String,
     pub group_name: String,
-    /// "report" or "alert".
+    /// "report", "alert", "self_check", or "detected" (a received message this device's
+    /// detector flagged).
     pub kind: &'static str,
     pub message_id: Option<String>,
     /// The report's reason, or the alert's categories.
@@ -144,6 +146,8 @@ pub(crate) struct Folded {
     /// report id → (report, updates sorted by time)
     pub reports: BTreeMap<NoteId, (Note, Vec<Note>)>,
     pub alerts: BTreeMap<NoteId, (Note, Vec<Note>)>,
+    /// Progress on items that are not notes (flagged messages), by item id.
+    pub others: BTreeMap<NoteId, Vec<Note>>,
 }
 
 pub(crate) fn fold(notes: Vec<Note>) -> Folded {
@@ -165,11 +169,10 @@ pub(crate) fn fold(notes: Vec<Note>) -> Folded {
     updates.sort_by_key(|u| (u.at, u.id));
     for u in updates {
         match &u.body {
-            NoteBody::ReportUpdate { report, .. } => {
-                if let Some((_, list)) = f.reports.get_mut(report) {
-                    list.push(u);
-                }
-            }
+            NoteBody::ReportUpdate { report, .. } => match f.reports.get_mut(report) {
+                Some((_, list)) => list.push(u),
+                None => f.others.entry(*report).or_default().push(u),
+            },
             NoteBody::AlertUpdate { alert, .. } => {
                 if let Some((_, list)) = f.alerts.get_mut(alert) {
                     list.push(u);
@@ -467,6 +470,13 @@ impl Companion {
                     out.push(item);
                 }
             }
+            for d in detections::list(self.store.conn(), self.store.cipher(), row)? {
+                let updates = folded
+                    .others
+                    .get(&d.id(&summary.id))
+                    .map_or(&[][..], Vec::as_slice);
+                out.push(detection_item(&summary, &names, &d, updates));
+            }
         }
         if !all {
             out.retain(|i| i.state != "resolved");
@@ -586,6 +596,20 @@ impl Companion {
                         });
                     }
                 }
+                // A flagged message is about its author, who is never told: progress goes
+                // to the other moderators only.
+                for d in detections::list(self.store.conn(), self.store.cipher(), row)? {
+                    let id = d.id(&summary.id);
+                    if id.to_hex().starts_with(&wanted) {
+                        found.push(Item {
+                            id,
+                            group: summary.id,
+                            subject: me,
+                            alert: false,
+                            private: false,
+                        });
+                    }
+                }
             }
         }
         match found.len() {
@@ -690,6 +714,40 @@ impl Companion {
         self.store
             .write(|w| store::put_setting(w, TEMPLATES_KEY, &list))?;
         Ok(())
+    }
+}
+
+fn detection_item(
+    summary: &GroupSummary,
+    names: &BTreeMap<DeviceId, String>,
+    d: &Detection,
+    updates: &[Note],
+) -> QueueItem {
+    let (state, outcome) = report_state(updates);
+    QueueItem {
+        id: d.id(&summary.id).to_hex(),
+        group: summary.id.to_hex(),
+        group_name: summary.name.clone(),
+        kind: "detected",
+        message_id: Some(d.message.to_hex()),
+        reason: d.categories.join(", "),
+        state: state.as_str(),
+        severity: d.severity(),
+        raised_at: d.found_at,
+        raised_by: "the on-device detector".into(),
+        note: format!(
+            "flagged as {} on this device; nothing was hidden and its author was not told",
+            d.level.as_str()
+        ),
+        outcome,
+        context: vec![ContextView {
+            author: name_of(names, &d.author),
+            message_id: d.message.to_hex(),
+            text: d.text.clone(),
+            sent_at: d.sent_at,
+            reported: true,
+        }],
+        escalation: None,
     }
 }
 

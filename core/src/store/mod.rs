@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_forwarding.sql"),
     include_str!("migrations/0004_moderation.sql"),
     include_str!("migrations/0005_notes.sql"),
+    include_str!("migrations/0006_detections.sql"),
 ];
 
 /// The newest schema this build understands.

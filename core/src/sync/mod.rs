@@ -104,6 +104,8 @@ pub struct SyncReport {
     pub messages_updated: u64,
     /// Private notes (reports, alerts, nudges) that arrived for this device.
     pub notes_received: u64,
+    /// Arrived messages the on-device detector put in this moderator's review queue.
+    pub flagged_for_review: u64,
     /// This device's changes still waiting for the relay, over all groups.
     pub pending: u64,
     /// Whether every group is caught up (false: the next sync has more to fetch or send).
@@ -238,6 +240,8 @@ struct Incoming {
     envelopes: u64,
     snapshots: u32,
     messages: u64,
+    /// Of those, messages the detector flagged for this moderator's review queue.
+    flagged: u64,
     new_chapter: bool,
     gap: bool,
     notes: Vec<String>,
@@ -1179,6 +1183,7 @@ fn apply_reply(
     report.envelopes_received += incoming.envelopes;
     report.snapshots_received += incoming.snapshots;
     report.messages_updated += incoming.messages;
+    report.flagged_for_review += incoming.flagged;
     report
         .notes
         .extend(incoming.notes.into_iter().map(|n| format!("{name}: {n}")));
@@ -1437,6 +1442,11 @@ fn apply_incoming(
         });
     }
     inc.messages = updates.len() as u64;
+    if m.is_moderator(&ctx.me) {
+        let records = updates.iter().map(|u| &u.record);
+        inc.flagged +=
+            crate::notes::detections::scan_received(g.w, g.row, &ctx.me, records, ctx.now)? as u64;
+    }
     timeline::apply(g.w, g.row, updates)?;
     Ok(inc)
 }
