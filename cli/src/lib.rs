@@ -12,6 +12,7 @@
 //! unreachable), 2 bad input or usage (the message says what to change).
 
 mod moderate;
+mod plan;
 mod relay;
 mod safety;
 mod secret;
@@ -104,6 +105,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Take your words with you: your own messages as a readable file (both sides of a
+    /// two-person conversation), or the group's history as you see it as an Automerge
+    /// document. Writes to standard output unless --out is given.
+    Export {
+        group: String,
+        /// text or automerge.
+        #[arg(long, default_value = "text")]
+        format: String,
+        /// Write here (replaced whole, never half-written) instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Change the text of one of your messages.
     Edit {
         group: String,
@@ -176,6 +189,16 @@ enum Command {
     /// The on-device risk detector (needs no profile).
     #[command(subcommand)]
     Safety(safety::SafetyCommand),
+    /// Rank volunteers for a mother (JSON on standard input; see docs/cli.md), with the reasons
+    /// for each and for every volunteer left out. Needs no profile.
+    Match {
+        /// Print JSON (the only output format; accepted for symmetry with other commands).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Plan due-date cohorts (needs no profile).
+    #[command(subcommand)]
+    Cohorts(plan::CohortsCommand),
     /// The EPDS self-check: score, take, history, share.
     #[command(subcommand)]
     Epds(safety::EpdsCommand),
@@ -275,11 +298,25 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
-    if let Command::Safety(cmd) = cli.command {
-        let mut out = std::io::stdout().lock();
-        safety::run_safety(cmd, &mut out)?;
-        return Ok(out.flush()?);
-    }
+    // The planners and the detector store nothing: they need no profile or secret.
+    let cli = match cli.command {
+        Command::Safety(cmd) => {
+            let mut out = std::io::stdout().lock();
+            safety::run_safety(cmd, &mut out)?;
+            return Ok(out.flush()?);
+        }
+        Command::Match { json: _ } => {
+            let mut out = std::io::stdout().lock();
+            plan::run_match(&mut out)?;
+            return Ok(out.flush()?);
+        }
+        Command::Cohorts(cmd) => {
+            let mut out = std::io::stdout().lock();
+            plan::run_cohorts(cmd, &mut out)?;
+            return Ok(out.flush()?);
+        }
+        command => Cli { command, ..cli },
+    };
     // An empty HEARTH_HOME counts as unset, like the secret variables.
     let from_env = std::env::var_os("HEARTH_HOME")
         .filter(|v| !v.is_empty())
@@ -298,7 +335,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     // Scanning and scoring store nothing: they need no profile or secret.
     let command = match cli.command {
-        Command::Safety(_) => unreachable!("handled before the profile's home is found"),
+        Command::Safety(_) | Command::Match { .. } | Command::Cohorts(_) => {
+            unreachable!("handled before the profile's home is found")
+        }
         Command::Epds(cmd) => {
             safety::run_epds(cmd, &home, || Ok(secret::from_env()?), &mut out)?;
             return Ok(out.flush()?);
@@ -418,6 +457,38 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 for id in ids {
                     writeln!(out, "{id}")?;
                 }
+            }
+        }
+        Command::Export {
+            group,
+            format,
+            out: file,
+        } => {
+            let format = format.trim().to_ascii_lowercase();
+            if format == "automerge" && file.is_none() && std::io::stdout().is_terminal() {
+                return Err(Failure {
+                    message: "an Automerge export is binary: pass --out FILE, or redirect \
+                              standard output"
+                        .into(),
+                    usage: true,
+                });
+            }
+            let c = Companion::open(&home, secret)?;
+            let g = c.find_group(&group)?;
+            let bytes = match format.as_str() {
+                "text" => c.export_text(&g.id)?.into_bytes(),
+                "automerge" => c.export_automerge(&g.id)?,
+                other => {
+                    return Err(InputError::new(
+                        "format",
+                        format!("{other:?} is not an export format; use text or automerge"),
+                    )
+                    .into())
+                }
+            };
+            match file {
+                Some(path) => write_file_whole(&path, &bytes)?,
+                None => out.write_all(&bytes)?,
             }
         }
         Command::Read {
@@ -740,7 +811,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Moderate(cmd) => moderate::run(cmd, &home, secret, &mut out)?,
         Command::Care(cmd) => moderate::run_care(cmd, &home, secret, &mut out)?,
-        Command::Safety(_) | Command::Epds(_) => unreachable!("handled before the secret is read"),
+        Command::Safety(_) | Command::Epds(_) | Command::Match { .. } | Command::Cohorts(_) => {
+            unreachable!("handled before the secret is read")
+        }
     }
     out.flush()?;
     Ok(())

@@ -14,6 +14,7 @@
 //! - [`outbox`]: local changes waiting for the relay.
 //! - [`sync`]: the sans-IO sync engine, invites, joining, removal, phone-to-phone bundles.
 //! - [`moderation`]: moderator actions as signed, synced records; rules, review, duty, audit.
+//! - [`export`]: her own messages as a readable file, the group as an Automerge document.
 //! - [`filters`]: each member's content filters (topics to blur or hide).
 //! - [`notes`]: direct notes sealed to one member: reports, safety alerts, nudges, self-checks.
 //! - [`companion`]: the facade that ties them together.
@@ -22,6 +23,7 @@ pub mod clock;
 pub mod companion;
 pub mod crypto;
 pub mod error;
+pub mod export;
 pub mod filters;
 pub mod group;
 pub mod identity;

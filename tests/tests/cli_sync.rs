@@ -754,3 +754,101 @@ fn drafts_filters_and_flagged_messages_from_the_command_line() {
     let queue = json(&ada, &["queue", "--json"]);
     assert_eq!(queue, serde_json::json!([]));
 }
+
+#[test]
+fn export_from_the_command_line() {
+    let (_dir, relay) = relay();
+    let (ada, bea) = moderator_and_mother(&relay.url());
+    ok(&bea, &["send", GROUP, "My own words"]);
+    ok(&ada, &["send", GROUP, "Ada's words"]);
+    ok(&bea, &["sync"]);
+    ok(&ada, &["sync"]);
+    ok(&bea, &["sync"]);
+    let text = ok(&bea, &["export", GROUP]);
+    assert!(
+        text.contains("My own words") && !text.contains("Ada's words"),
+        "{text}"
+    );
+    let err = fails(&bea, &["export", GROUP, "--format", "pdf"], 2);
+    assert!(err.contains("text or automerge"), "{err}");
+    let file = bea.dir.path().join("group.automerge");
+    ok(
+        &bea,
+        &[
+            "export",
+            GROUP,
+            "--format",
+            "automerge",
+            "--out",
+            file.to_str().unwrap(),
+        ],
+    );
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(bytes.len() > 100, "an Automerge document");
+    let err = fails(&bea, &["export", "No such group"], 2);
+    assert!(err.contains("No such group"), "{err}");
+}
+
+#[test]
+fn planners_read_json_and_name_the_bad_field() {
+    let home = Home::with_key();
+    let request = br#"{"mother":{"id":"amina","languages":["Somali","English"],"experiences":["loss"],
+        "time_zone":"Europe/London","free":[{"day":"wed","from":"19:00","to":"21:00"}]},
+      "volunteers":[
+        {"id":"jo","name":"Jo","languages":["Somali"],"experiences":["loss"],"time_zone":"Europe/London",
+         "available":[{"day":"wed","from":"18:00","to":"22:00"}],"caseload":1,"cap":4,"on_duty":true},
+        {"id":"kim","name":"Kim","languages":["English"],"time_zone":"Europe/London","caseload":4,"cap":4,"on_duty":true},
+        {"id":"ruth","name":"Ruth","languages":["Somali"],"time_zone":"Europe/London","caseload":0,"cap":3,"on_duty":false}]}"#;
+    let out = run(&home, &["match", "--json"], &[], request);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let candidates = result["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 1, "{result}");
+    assert_eq!(candidates[0]["volunteer"], "jo");
+    assert!(!candidates[0]["reasons"].as_array().unwrap().is_empty());
+    let excluded: Vec<&str> = result["excluded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["volunteer"].as_str().unwrap())
+        .collect();
+    assert_eq!(excluded.len(), 2, "{result}");
+    assert!(excluded.contains(&"kim") && excluded.contains(&"ruth"));
+
+    let bad = br#"{"mother":{"id":"a","languages":["Somali"],"time_zone":"Europe/London"},
+      "volunteers":[{"id":"jo","name":"Jo","languages":["Somali"],"time_zone":"Europe/London","caseload":0,"cap":0,"on_duty":true}]}"#;
+    let out = run(&home, &["match", "--json"], &[], bad);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("volunteers[0].cap"),
+        "{}",
+        stderr(&out)
+    );
+
+    let waiting = br#"{"mothers":[
+        {"id":"m1","due_date":"2026-05-01","languages":["Somali"]},
+        {"id":"m2","due_date":"2026-05-03","languages":["Somali"]},
+        {"id":"m3","due_date":"2026-05-09","languages":["Somali","English"]},
+        {"id":"m4","due_date":"2026-07-01","languages":["Somali"]}],
+      "target_size":3,"capacity":4,"window_days":14,"min_size":2}"#;
+    let out = run(&home, &["cohorts", "plan", "--json"], &[], waiting);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        plan["groups"][0]["members"],
+        serde_json::json!(["m1", "m2", "m3"])
+    );
+    assert_eq!(plan["unplaced"][0]["mother"], "m4");
+    let out = run(
+        &home,
+        &["cohorts", "plan", "--json"],
+        &[],
+        br#"{"mothers":[{"id":"m1","due_date":"2026-02-30","languages":["Somali"]}]}"#,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("mothers[0].due_date"),
+        "{}",
+        stderr(&out)
+    );
+}

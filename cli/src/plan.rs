@@ -1,0 +1,68 @@
+//! `hearth match` and `hearth cohorts plan`: the coordinator's planners on the command line.
+//! Both read one JSON document on standard input and print one on standard output; they need
+//! no profile and store nothing. Schemas: `docs/cli.md`.
+
+use std::io::{Read, Write};
+
+use clap::Subcommand;
+
+use crate::Failure;
+
+/// Longest input document, in bytes: a programme's whole waiting list fits many times over.
+const MAX_INPUT: u64 = 8 * 1024 * 1024;
+
+#[derive(Subcommand)]
+pub(crate) enum CohortsCommand {
+    /// Propose groups from mothers waiting (JSON on standard input; see docs/cli.md): due dates
+    /// within a window, one shared language, sizes near the target; every decision explained.
+    Plan {
+        /// Print JSON (the only output format; accepted for symmetry with other commands).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn read_stdin(what: &str) -> Result<String, Failure> {
+    let mut text = String::new();
+    let n = std::io::stdin()
+        .lock()
+        .take(MAX_INPUT + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| Failure {
+            message: format!("{what}: standard input is not UTF-8 text ({e})"),
+            usage: true,
+        })?;
+    if n as u64 > MAX_INPUT {
+        return Err(Failure {
+            message: format!("{what}: more than {MAX_INPUT} bytes on standard input"),
+            usage: true,
+        });
+    }
+    Ok(text)
+}
+
+fn care_failure(what: &str, e: hearth_care::Error) -> Failure {
+    Failure {
+        message: format!("{what}: {e}"),
+        usage: true,
+    }
+}
+
+/// `hearth match`: ranked volunteers for a mother, with reasons.
+pub(crate) fn run_match(out: &mut impl Write) -> Result<(), Failure> {
+    let input = read_stdin("match")?;
+    let now = chrono::Utc::now();
+    let result =
+        hearth_care::matching::match_json(&input, now).map_err(|e| care_failure("match", e))?;
+    writeln!(out, "{result}")?;
+    Ok(())
+}
+
+pub(crate) fn run_cohorts(cmd: CohortsCommand, out: &mut impl Write) -> Result<(), Failure> {
+    let CohortsCommand::Plan { json: _ } = cmd;
+    let input = read_stdin("cohorts plan")?;
+    let plan =
+        hearth_care::cohorts::plan_json(&input).map_err(|e| care_failure("cohorts plan", e))?;
+    writeln!(out, "{plan}")?;
+    Ok(())
+}
