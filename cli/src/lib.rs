@@ -237,6 +237,14 @@ enum GroupCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Start a one-to-one conversation (volunteers and moderators): a closed group of exactly
+    /// two. Prints its id; invite the other person with `hearth invite`.
+    Conversation {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// A failure and how the process should exit.
@@ -400,6 +408,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             })?;
             let mut c = Companion::open(&home, secret)?;
             let g = c.create_group(&name, capacity)?;
+            if json {
+                print_json(&mut out, &group_json(&g))?;
+            } else {
+                writeln!(out, "{}", g.id)?;
+            }
+        }
+        Command::Group(GroupCommand::Conversation { name, json }) => {
+            let mut c = Companion::open(&home, secret)?;
+            let g = c.start_conversation(&name)?;
             if json {
                 print_json(&mut out, &group_json(&g))?;
             } else {
@@ -1120,6 +1137,7 @@ fn group_json(g: &GroupInfo) -> serde_json::Value {
     json!({
         "id": g.id.to_hex(),
         "name": g.name,
+        "conversation": g.conversation,
         "capacity": g.capacity,
         "capacity_reason": g.capacity_reason,
         "members": g.member_count,

@@ -45,6 +45,8 @@ const COMPACT_AFTER_CHANGES: usize = 256;
 pub struct GroupInfo {
     pub id: GroupId,
     pub name: String,
+    /// A one-to-one conversation (a group of exactly two) rather than a group.
+    pub conversation: bool,
     pub capacity: u32,
     pub capacity_reason: Option<String>,
     pub member_count: usize,
@@ -201,6 +203,32 @@ impl Companion {
     /// Creates a group moderated by this profile. Only moderators create groups.
     pub fn create_group(&mut self, name: &str, capacity: Capacity) -> Result<GroupInfo> {
         self.require(Role::Moderator, "create groups", "moderators")?;
+        self.found_group(name, capacity)
+    }
+
+    /// Starts a one-to-one conversation: a closed group of exactly two, end-to-end encrypted
+    /// like any group, that this profile then invites the other person to. Volunteers start
+    /// them with the mothers they support (and coordinators with volunteers). The starter
+    /// holds the conversation's keys (she admits the other person and can end it); nobody
+    /// else, the relay included, can read it, and a third person can never join.
+    pub fn start_conversation(&mut self, name: &str) -> Result<GroupInfo> {
+        if !matches!(self.profile.role, Role::Volunteer | Role::Moderator) {
+            return Err(Error::NotAllowed {
+                action: "start one-to-one conversations",
+                allowed: "volunteers and moderators",
+                role: self.profile.role,
+            });
+        }
+        self.found_group(
+            name,
+            Capacity {
+                limit: Capacity::MIN,
+                reason: None,
+            },
+        )
+    }
+
+    fn found_group(&mut self, name: &str, capacity: Capacity) -> Result<GroupInfo> {
         let name = parse_group_name(name)?;
         if self
             .groups()?
@@ -257,7 +285,9 @@ impl Companion {
             members: vec![Member {
                 device: me,
                 name: self.profile.name.to_string(),
-                role: self.profile.role,
+                // Whoever founds a group holds its keys: moderator in its log, whatever her
+                // profile's role (a volunteer's one-to-one conversation).
+                role: Role::Moderator,
                 since_epoch: 1,
                 admitted_at: now,
             }],
@@ -813,6 +843,7 @@ pub(crate) fn info(s: &GroupSummary) -> GroupInfo {
     GroupInfo {
         id: s.id,
         name: s.name.clone(),
+        conversation: s.capacity.limit == Capacity::MIN,
         capacity: s.capacity.limit,
         capacity_reason: s.capacity.reason.clone(),
         member_count: s.members.len(),
@@ -1026,6 +1057,7 @@ mod tests {
         let group = |id: u8, name: &str| GroupInfo {
             id: GroupId([id; 16]),
             name: name.into(),
+            conversation: false,
             capacity: 30,
             capacity_reason: None,
             member_count: 1,

@@ -51,7 +51,7 @@ impl Companion {
     /// conversation), oldest first, with times in UTC.
     pub fn export_text(&self, group: &GroupId) -> Result<String> {
         let info = self.find_group(&group.to_hex())?;
-        let conversation = info.capacity == 2;
+        let conversation = info.conversation;
         let me = self.profile.keys.device_id();
         let now = self.clock.now_ms();
         let mut out = String::new();
