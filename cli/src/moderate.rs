@@ -138,6 +138,24 @@ pub(crate) enum ModCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Plan the group's ending (moderators): read-only from the date, with a farewell period
+    /// before it; members are reminded four weeks and one week before. --cancel withdraws it.
+    Ending {
+        group: String,
+        /// The day it ends (YYYY-MM-DD, at 00:00 UTC) or an RFC 3339 time.
+        #[arg(long, value_name = "DATE", required_unless_present = "cancel")]
+        on: Option<String>,
+        /// Days of farewell before the end (0–28).
+        #[arg(long, default_value_t = 7)]
+        farewell_days: u32,
+        /// What comes next, offered to every member (a follow-on group, a volunteer).
+        #[arg(long, default_value = "")]
+        next: String,
+        #[arg(long, conflicts_with = "on")]
+        cancel: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Every moderator action: who, what, when and why (moderators).
     Audit {
         group: String,
@@ -391,6 +409,25 @@ pub(crate) fn run(
                 }
             }
         }
+        ModCommand::Ending {
+            group,
+            on,
+            farewell_days,
+            next,
+            cancel,
+            json,
+        } => {
+            let g = gid(&c, &group)?;
+            let (id, what) = match on {
+                Some(date) if !cancel => {
+                    let ends_at = parse_day_or_time(&date)?;
+                    let id = c.plan_ending(&g, ends_at, farewell_days, &next)?;
+                    (id, format!("ends {}", rfc3339(ends_at)))
+                }
+                _ => (c.cancel_ending(&g)?, "planned ending cancelled".to_string()),
+            };
+            done(out, json, &g, "ending", &id, &what)?;
+        }
         ModCommand::Duty { group, state, json } => {
             let on = on_off(&state, "on|off")?;
             let g = gid(&c, &group)?;
@@ -491,7 +528,33 @@ fn activity_line(r: &ActivityRow) -> String {
     )
 }
 
+/// A day (`YYYY-MM-DD`, taken as 00:00 UTC) or an RFC 3339 time, in milliseconds.
+fn parse_day_or_time(s: &str) -> Result<i64, Failure> {
+    let s = s.trim();
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(day
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc()
+            .timestamp_millis());
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| {
+            InputError::new(
+                "--on",
+                format!("{s:?} is not a date (YYYY-MM-DD) or an RFC 3339 time"),
+            )
+            .into()
+        })
+}
+
 fn write_view(out: &mut impl Write, v: &ModerationView) -> Result<(), Failure> {
+    if let Some(e) = &v.ending {
+        match &e.reminder {
+            Some(r) => writeln!(out, "{r}")?,
+            None => writeln!(out, "this group is planned to end {}", rfc3339(e.ends_at))?,
+        }
+    }
     if let Some(help) = &v.help_now {
         writeln!(
             out,

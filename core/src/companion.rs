@@ -372,6 +372,16 @@ impl Companion {
         let state = self.state_of(row)?;
         let me = self.profile.keys.device_id();
         let now = self.clock.now_ms();
+        if let Some(e) = state.ending.as_ref().filter(|e| now >= e.ends_at) {
+            return Err(InputError::new(
+                "group",
+                format!(
+                    "this group ended on {} and is read-only; you can still read and export it",
+                    crate::moderation::actions::utc(e.ends_at)
+                ),
+            )
+            .into());
+        }
         let rules = crate::moderation::actions::posting_rules(&state, &summary, &me, now);
         if rules.must_accept {
             return Err(Error::RulesNotAccepted);

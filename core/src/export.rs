@@ -25,11 +25,7 @@ fn doc_err(e: automerge::AutomergeError) -> Error {
     Error::Document(e.to_string())
 }
 
-fn utc(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_else(|| format!("time {ms}"))
-}
+use crate::moderation::actions::utc;
 
 impl Companion {
     /// Every message of the group as her timeline shows it, oldest first.

@@ -15,7 +15,7 @@ use crate::message::MessageId;
 use crate::sync::{log_and_membership, resolve_member};
 use crate::timeline;
 
-use super::{store, Action, Held, ModRecord, ModState, RecordId, Resource};
+use super::{store, Action, Ending, Held, ModRecord, ModState, RecordId, Resource};
 
 const DAY_MS: i64 = 24 * 3_600_000;
 
@@ -48,6 +48,25 @@ pub struct ModerationView {
     pub muted_until: Option<i64>,
     /// Slow mode: this member may post again at this time.
     pub next_post_at: Option<i64>,
+    /// The group's planned ending, if moderators set one.
+    pub ending: Option<EndingView>,
+}
+
+/// A planned ending as members see it: reminders four weeks and one week before, a farewell
+/// period, then read-only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EndingView {
+    pub ends_at: i64,
+    pub farewell_from: i64,
+    /// "planned", "four_weeks", "one_week", "farewell" or "ended".
+    pub phase: &'static str,
+    /// What to show members now (none while the end is more than four weeks away).
+    pub reminder: Option<String>,
+    /// What comes next: a follow-on group or a volunteer, in the moderator's words.
+    pub next: String,
+    pub set_by: String,
+    /// Ended: nobody can post any more; everyone can still read and export.
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -244,6 +263,43 @@ impl Companion {
         self.write_record(group, Action::Duty { on }, "")
     }
 
+    /// Plans the group's ending: read-only from `ends_at` (ms), with a farewell period of
+    /// `farewell_days` before it (at most 28) and `next`, what is offered after it (a
+    /// follow-on group, a volunteer). Members see reminders four weeks and one week before.
+    pub fn plan_ending(
+        &mut self,
+        group: &GroupId,
+        ends_at: i64,
+        farewell_days: u32,
+        next: &str,
+    ) -> Result<RecordId> {
+        if ends_at <= self.clock.now_ms() {
+            return Err(InputError::new("ends", "a group's end must be in the future").into());
+        }
+        self.write_record(
+            group,
+            Action::Ending {
+                ends_at,
+                farewell_days,
+                next: next.trim().to_string(),
+            },
+            "",
+        )
+    }
+
+    /// Cancels a planned ending (before it has come).
+    pub fn cancel_ending(&mut self, group: &GroupId) -> Result<RecordId> {
+        self.write_record(
+            group,
+            Action::Ending {
+                ends_at: 0,
+                farewell_days: 0,
+                next: String::new(),
+            },
+            "",
+        )
+    }
+
     /// Accepts the group's current rules (any member).
     pub fn accept_rules(&mut self, group: &GroupId) -> Result<RecordId> {
         let state = self.moderation_state(group)?;
@@ -303,6 +359,7 @@ impl Companion {
             },
             i_am_on_duty: on_duty.contains(&me),
             muted_until: rules.muted_until,
+            ending: state.ending.as_ref().map(|e| ending_view(e, &names, now)),
             next_post_at: (rules.slow_secs > 0 && summary.last_post_at > 0)
                 .then(|| summary.last_post_at + i64::from(rules.slow_secs) * 1_000)
                 .filter(|t| *t > now),
@@ -606,6 +663,64 @@ fn find_pin(state: &ModState, given: &str) -> Result<RecordId> {
     }
 }
 
+/// A time for people, in UTC.
+pub(crate) fn utc(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| format!("time {ms}"))
+}
+
+/// Where a planned ending stands now, and what to tell members.
+fn ending_view(e: &Ending, names: &BTreeMap<DeviceId, String>, now: i64) -> EndingView {
+    const DAY: i64 = 24 * 3_600_000;
+    let when = utc(e.ends_at);
+    let next = if e.next.is_empty() {
+        String::new()
+    } else {
+        format!(" What comes next: {}", e.next)
+    };
+    let (phase, reminder) = if now >= e.ends_at {
+        (
+            "ended",
+            Some(format!(
+                "This group ended on {when}. You can still read it and export your messages.{next}"
+            )),
+        )
+    } else if now >= e.farewell_from() {
+        (
+            "farewell",
+            Some(format!(
+                "This is the group's farewell time: it ends on {when}. A good moment to say \
+                 goodbye and to keep what you'd like (you can export your messages).{next}"
+            )),
+        )
+    } else if e.ends_at - now <= 7 * DAY {
+        (
+            "one_week",
+            Some(format!("This group ends in a week, on {when}.{next}")),
+        )
+    } else if e.ends_at - now <= 28 * DAY {
+        (
+            "four_weeks",
+            Some(format!(
+                "This group ends in about four weeks, on {when}. Your moderators will help \
+                 everyone plan what comes next.{next}"
+            )),
+        )
+    } else {
+        ("planned", None)
+    };
+    EndingView {
+        ends_at: e.ends_at,
+        farewell_from: e.farewell_from(),
+        phase,
+        reminder,
+        next: e.next.clone(),
+        set_by: name_of(names, &e.by),
+        read_only: now >= e.ends_at,
+    }
+}
+
 fn audit_item(h: &Held, names: &BTreeMap<DeviceId, String>, state: &ModState) -> AuditItem {
     let short = |m: &MessageId| format!("message {}", &m.to_hex()[..8]);
     let (target, detail) = match &h.record.action {
@@ -652,6 +767,21 @@ fn audit_item(h: &Held, names: &BTreeMap<DeviceId, String>, state: &ModState) ->
             if *on { "on duty" } else { "off duty" }.into(),
         ),
         Action::Carry { records } => ("new chapter".into(), format!("{} records", records.len())),
+        Action::Ending {
+            ends_at,
+            farewell_days,
+            ..
+        } => (
+            "ending".into(),
+            if *ends_at == 0 {
+                "planned ending cancelled".into()
+            } else {
+                format!(
+                    "ends {}; farewell from {farewell_days} days before",
+                    utc(*ends_at)
+                )
+            },
+        ),
         Action::Accept { .. } => ("rules".into(), "accepted".into()),
     };
     AuditItem {

@@ -47,6 +47,8 @@ pub const MAX_MUTE_MS: i64 = 90 * 24 * 3_600_000;
 pub const MAX_HOLD_DAYS: u32 = 90;
 /// Longest slow-mode interval, in seconds.
 pub const MAX_SLOW_SECS: u32 = 24 * 3_600;
+/// Longest farewell period before a group ends.
+pub const MAX_FAREWELL_DAYS: u32 = 28;
 /// Most records one carry may hold.
 pub const MAX_CARRIED: usize = 1_000;
 
@@ -191,6 +193,18 @@ pub enum Action {
         #[serde(rename = "c")]
         records: Vec<Carried>,
     },
+    /// The group's planned ending: it becomes read-only at `ends_at` (ms), after a farewell
+    /// period of `farewell_days` before it. `ends_at` 0 cancels a planned ending.
+    #[serde(rename = "end")]
+    Ending {
+        #[serde(rename = "e")]
+        ends_at: i64,
+        #[serde(rename = "f")]
+        farewell_days: u32,
+        /// What comes next, offered to every member: a follow-on group, a volunteer.
+        #[serde(rename = "n", default)]
+        next: String,
+    },
     /// A member accepts the rules set by record `rules`. The only record any member writes.
     #[serde(rename = "accept")]
     Accept {
@@ -222,6 +236,7 @@ impl Action {
             Action::Rules { .. } => "rules",
             Action::Duty { .. } => "duty",
             Action::Carry { .. } => "carry",
+            Action::Ending { .. } => "ending",
             Action::Accept { .. } => "accept",
         }
     }
@@ -303,6 +318,25 @@ impl ModRecord {
             Action::Rules { text } => {
                 not_blank("rules", text)?;
                 too_long("rules", text, MAX_RULES_CHARS)?;
+            }
+            Action::Ending {
+                ends_at,
+                farewell_days,
+                next,
+            } => {
+                too_long("next", next, MAX_RULES_CHARS)?;
+                if *ends_at != 0 && *ends_at <= self.at {
+                    return Err(InputError::new(
+                        "ends",
+                        "a group's end must be in the future",
+                    ));
+                }
+                if *farewell_days > MAX_FAREWELL_DAYS {
+                    return Err(InputError::new(
+                        "farewell days",
+                        format!("at most {MAX_FAREWELL_DAYS}"),
+                    ));
+                }
             }
             Action::Carry { records } => {
                 if !top {
@@ -434,8 +468,29 @@ pub struct ModState {
     pub duty: BTreeMap<DeviceId, (bool, i64)>,
     /// Each member's newest acceptance: which rules.
     pub accepted: BTreeMap<DeviceId, RecordId>,
+    /// The planned ending, if any.
+    pub ending: Option<Ending>,
     /// Every moderator action, oldest first (acceptances are not listed).
     pub audit: Vec<Held>,
+}
+
+/// A group's planned ending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ending {
+    pub by: DeviceId,
+    pub set_at: i64,
+    /// From this time the group is read-only.
+    pub ends_at: i64,
+    pub farewell_days: u32,
+    /// What comes next (a follow-on group, a volunteer), in the moderator's words.
+    pub next: String,
+}
+
+impl Ending {
+    /// When the farewell period starts.
+    pub fn farewell_from(&self) -> i64 {
+        self.ends_at - i64::from(self.farewell_days) * DAY_MS
+    }
 }
 
 impl ModState {
@@ -563,6 +618,19 @@ impl ModState {
             Action::Duty { on } => {
                 self.duty.insert(h.by, (*on, r.at));
             }
+            Action::Ending {
+                ends_at,
+                farewell_days,
+                next,
+            } => {
+                self.ending = (*ends_at != 0).then(|| Ending {
+                    by: h.by,
+                    set_at: r.at,
+                    ends_at: *ends_at,
+                    farewell_days: *farewell_days,
+                    next: next.clone(),
+                });
+            }
             Action::Accept { rules } => {
                 self.accepted.insert(h.by, *rules);
             }
@@ -578,6 +646,11 @@ impl ModState {
             .rev()
             .find(|(from, until, _)| *from <= at && at < *until)
             .map(|(_, until, d)| (d, *until))
+    }
+
+    /// Whether the group had ended (read-only) at `at`.
+    pub fn ended_at(&self, at: i64) -> bool {
+        self.ending.as_ref().is_some_and(|e| at >= e.ends_at)
     }
 
     /// Whether every post was held at `at`.
@@ -641,7 +714,7 @@ impl ModState {
                 {
                     live.insert(h.id, carried(h));
                 }
-                Action::Hold { .. } | Action::SlowMode { .. } => {
+                Action::Hold { .. } | Action::SlowMode { .. } | Action::Ending { .. } => {
                     newest_setting.insert(h.record.action.name(), h);
                 }
                 Action::Duty { .. } => {
@@ -710,6 +783,10 @@ impl ModState {
             } else {
                 format!("removed by a moderator: {}", d.why)
             });
+        } else if self.ended_at(m.stamp) {
+            // Written after the group became read-only: only a tampered client does that.
+            hidden = true;
+            note = Some("written after the group ended".to_string());
         } else if let Some((d, _)) = self.muted_at(m.author, m.stamp) {
             hidden = true;
             note = Some(if d.why.is_empty() {
