@@ -21,52 +21,84 @@
 //!    text, so [`Match::start`]/[`Match::end`] can highlight it. Words are lowercased, accents are
 //!    folded (`á`→`a`, `ñ`→`n`, `ü`→`u`; combining marks dropped), and apostrophes inside a word
 //!    are removed (`don't`, `don’t` and `dont` are the same word). Letters and digits are separate
-//!    words (`4cm` → `4 cm`, `32+4` → `32 4`). Punctuation separates words; each emoji is a word
-//!    of its own (so `😂` can be a cue).
+//!    words (`4cm` → `4 cm`, `32+4` → `32 4`), but a decimal number is one word (`38.5` and
+//!    `38,5` are 38.5: a temperature is not two numbers). Punctuation separates words; each emoji
+//!    is a word of its own (so `😂` can be a cue).
+//!
+//!    Each word also gets its **other spellings**, because members type fast on a phone: the
+//!    lexicons' `spellings` (texting forms and common misspellings, `u`→`you`, `q`→`que`,
+//!    `permanantly`→`permanently`, and word endings such as `*in`→`*ing` for "cryin"), and the
+//!    word with letters drawn out for emphasis written once (`sooo`→`so`). A phrase word of
+//!    [`LOOSE_MIN_LEN`] letters or more also matches with its doubled letters written once or
+//!    twice ("dissapear", "bleding"). Shorter words match exactly: "nose" must never be "noose".
 //! 2. **Sentences and clauses.** `. ! ? ; …`, line breaks and `¿ ¡` end a sentence; `, : ( ) — –`
 //!    and quotation marks end a clause. Phrases never match across sentences; negation and
 //!    hypothetical cues never reach across a clause, so "I'm not ok, I want to die" stays urgent.
+//!    What follows a colon elaborates the clause before it, so `$` (end of clause) does not match
+//!    before a colon: "I have a plan: nap when she naps" is not "I have a plan."
 //! 3. **Phrases.** Every phrase of every language is compiled once, in [`Detector`], into token
 //!    patterns indexed by their first word, so a scan costs roughly one hash lookup per word plus
-//!    the few patterns that could start there. There is no regex engine: gaps are at most
-//!    [`MAX_GAP`] words and backtracking is bounded by them, so a scan is linear in the message
-//!    and cheap enough for every keystroke of a draft. A gap never skips a negation word, so
-//!    `<sh_lead> {0,2} hurt myself` cannot match "I'd never hurt myself".
+//!    the few patterns that could start there. Only the groups and sets that can hold a pattern's
+//!    first word are expanded into separate patterns; later groups are matched in place (trying
+//!    every option, keeping the longest match), so a phrase with several groups costs a few
+//!    patterns, not their product. There is no regex engine: gaps are at most [`MAX_GAP`] words
+//!    and backtracking is bounded by them, so a scan is linear in the message and cheap enough for
+//!    every keystroke of a draft (tens of microseconds for a 200-character draft in a release
+//!    build). A gap never skips a negation word, so `<sh_lead> {0,2} hurt myself` cannot match
+//!    "I'd never hurt myself".
 //! 4. **Context**, applied to each risk match:
 //!    - *hyperbole*: a match overlapping a hyperbole or look-alike phrase ("killing me", "dying
 //!      to", "bleeding gums", "me muero de ganas") is dropped;
 //!    - *negation*: a negation cue ("never", "don't", "no", "nunca") ending at most
 //!      [`NEGATION_WINDOW`] words before the match, in the same clause, with only
 //!      `negation_scope` words between ("would", "ever", "want", "to", "quiero"…), drops it — and
-//!      every match of the same category overlapping it (the statement is negated as a whole).
-//!      The check looks only *before* the phrase, so phrases that carry their own negation ("I
-//!      don't want to live", "no quiero vivir", "I can't feel the baby move") are written whole
-//!      and stay. A content word between cue and phrase ends the cue's reach ("not okay I want
-//!      to die" stays urgent);
+//!      every match of the same category overlapping it (the statement is negated as a whole),
+//!      except a match that contains the cue itself. The check looks only *before* the phrase,
+//!      so phrases that carry their own negation ("I don't want to live", "no quiero vivir",
+//!      "don't think I can stop myself hurting her", "no me veo capaz de no hacerle daño") are
+//!      written whole and stay. A content word between cue and phrase ends the cue's reach ("not
+//!      okay I want to die" stays urgent);
 //!    - *reported speech*: after a reported cue ("she said", "told me", "mi amiga dijo") the match
 //!      is someone else's: at most concern (a member worried about a friend may still want the
-//!      help card). After a *media* cue (an article, a song, a leaflet, "the midwife said") it
-//!      is information: dropped. Neither applies when a first-person word ("I", "me", "my",
-//!      "yo") comes between the cue and the end of the match — that makes it the member's own
-//!      ("he said he'd kill me", "my mum said I'm bleeding heavily" stay urgent). Only speech and
-//!      report verbs are cues: "my sister is having a seizure" is an emergency she is witnessing.
-//!      Text inside quotation marks is at most concern, and an "I" inside quotes is not the
-//!      writer;
+//!      help card) — unless an *imminent* cue in the message says it is happening now and she is
+//!      trying to help ("tonight", "she's not answering", "what do I do", "está sola con él",
+//!      "she's taken"): then someone is at risk now and the match keeps its level. After a
+//!      *media* cue (an article, a song, a leaflet, "the midwife said") it is information:
+//!      dropped. Neither applies when a first-person word ("I", "me", "my", "yo") comes between
+//!      the cue and the end of the match — that makes it the member's own ("he said he'd kill
+//!      me", "my mum said I'm bleeding heavily" stay urgent) — but for media cues an "I" after a
+//!      hypothetical does not count: "the midwife said to call if I bleed heavily" is advice.
+//!      Only speech and report verbs are cues: "my sister is having a seizure" is an emergency
+//!      she is witnessing. Text inside quotation marks is at most concern (the same imminent
+//!      exception applies), and an "I" inside quotes is not the writer;
 //!    - *asked*: a question someone asked her ("the health visitor asked if I'd had thoughts of
 //!      harming myself") is not something she says: two levels down;
 //!    - *hypothetical*: a red flag at most [`HYPOTHETICAL_WINDOW`] words after "if", "what if",
 //!      "in case", "signs of" is asked about, not happening: one level down. A *question* cue
 //!      ("is it normal", "does anyone", "es normal") does the same unless the writer appears in
-//!      between ("is it normal that I haven't felt her move?" is about her, now). "Not sure if",
+//!      between ("is it normal that I haven't felt her move?" is about her, now) or a present
+//!      cue is in the sentence ("¿es normal que no se mueva nada desde anoche?"). "Not sure if",
 //!      "no sé si" do not count;
 //!    - *history*: a sentence about the past ("with my first", "years ago", "used to", "the scan
 //!      showed all fine") drops red flags and lowers everything else one level, unless a present
 //!      cue ("now", "this time", "ahora") is nearer to the phrase than the history cue;
 //!    - *joking*: "lol", "jaja", 😂, 💀 in the same sentence: one level down ("I wanted to die 💀"
-//!      is concern, not urgent — still a gentle check-in, in case the joke hides something);
+//!      is concern, not urgent — still a gentle check-in, in case the joke hides something) —
+//!      unless a *sincere* cue comes between the joke and the match ("jk but honestly", "no es
+//!      broma"): a disclosure after a joke is not lowered;
+//!    - *reassurance*: a harm-to-baby fear in a message that says she would not act on it ("not
+//!      because I'd do anything", "intrusive thoughts", "nunca le haría nada") is one level
+//!      down: distress to check in on, not danger now. It never lowers anything else;
+//!    - *only_with*: some groups count only when one of their `only_with` phrases is also in the
+//!      message (and not negated): a quiet baby only with a pregnancy mentioned, tightenings
+//!      every five minutes only before 37 weeks, days without sleep only with elation or
+//!      certainty;
 //!    - *urgent_with*: some groups (bleeding, quieter baby, waters, headache, fever, farewell
 //!      letters) are concern alone and urgent when a phrase of the group's `urgent_with` list
-//!      appears anywhere in the message ("bleeding" + "clots", "waters broke" + "32 weeks").
+//!      appears anywhere in the message ("bleeding" + "clots", "waters broke" + "32 weeks", a
+//!      fever + "6 days old"); with `urgent_if_repeated` two separate phrases of the group itself
+//!      are enough ("my calf is hot and swollen" + "short of breath"; "I have a plan" + "I've
+//!      decided").
 //!
 //!    Cues inside a phrase are part of it and never apply to it. Lowering steps add up (reported
 //!    and history: "my friend said she wanted to die after her first" is none), a level never
@@ -87,24 +119,33 @@
 //! - `language`: a code such as `"en"`.
 //! - `sets`: named lists of phrases, used in other phrases as `<name>` (`"partner": ["he", "my?
 //!   husband", …]`). A programme file that extends a language may use that language's sets.
-//! - `entries`: groups `{ "category", "level", "red_flag"?, "phrases", "urgent_with"? }`;
-//!   category is `self_harm`, `harm_to_baby`, `domestic_abuse`, `red_flag`, `low_mood` or
-//!   `psychosis`; level `concern` or `urgent`; `red_flag` (only and always with category
-//!   `red_flag`) is `heavy_bleeding`, `reduced_movements`, `headache_or_vision`,
-//!   `waters_early`, `fits`, `infection`, `chest_or_breathing` or `baby_unwell`.
+//! - `entries`: groups `{ "category", "level", "red_flag"?, "phrases", "urgent_with"?,
+//!   "only_with"?, "urgent_if_repeated"? }`; category is `self_harm`, `harm_to_baby`,
+//!   `domestic_abuse`, `red_flag`, `low_mood` or `psychosis`; level `concern` or `urgent`;
+//!   `red_flag` (only and always with category `red_flag`) is `heavy_bleeding`,
+//!   `reduced_movements`, `headache_or_vision`, `waters_early`, `fits`, `infection`,
+//!   `chest_or_breathing`, `baby_unwell`, `preterm_labour`, `bump_injury` or `itching`;
+//!   `only_with` is a non-empty list of phrases; `urgent_if_repeated` is `true` or `false`, and
+//!   only for a concern group.
 //! - `topics`: groups `{ "topic", "phrases" }`, topic `loss`, `birth_trauma`, `low_mood` or
 //!   `medical_detail`.
 //! - `hyperbole`, `negation`, `reported`, `media`, `asked`, `hypothetical`, `question`,
-//!   `uncertain`, `history`, `present`, `joking`: phrase lists for the context rules above.
+//!   `uncertain`, `history`, `present`, `joking`, `sincere`, `imminent`, `reassurance`: phrase
+//!   lists for the context rules above.
 //! - `negation_scope`, `first_person`: single-word lists.
+//! - `spellings`: an object of other spellings, `{"u": "you", "xq": "porque"}`; a key and value
+//!   that both start with `*` are word endings (`{"*in": "*ing"}`). Each applies to every
+//!   message, whatever its language, and only ever adds a reading of a word.
 //!
 //! Phrase syntax, items separated by spaces: `word` matches that word (case, accents and
 //! apostrophes ignored); `word*` any word starting so (`bleed*`: bleeding, bleeds); `a|b|c` any of
 //! those words; `(a b|c d)` either sequence of words; a trailing `?` makes a word or group
-//! optional; `{3}` skips up to 3 words and `{1,3}` 1 to 3; `#` is any number and `#16-36` a
-//! number in that range; `!a|b` requires that the next word is *not* one of them (it consumes
-//! nothing); `^` is the start of a sentence or clause; `<name>` is any member of a set (`<name>?`
-//! optional). A single emoji is a word too. Example: `"<partner> {0,3} hit|hits|punched me"`.
+//! optional; `{3}` skips up to 3 words and `{1,3}` 1 to 3; `#` is any number, `#16-36` a number
+//! from 16 to 36.9, and `#38.0-42.9` only a number written with a decimal point or comma in that
+//! range (a temperature, never "38 weeks"); `!a|b` requires that the next word is *not* one of
+//! them (it consumes nothing; its alternatives are single words); `^` is the start of a sentence
+//! or clause and `$` its end; `<name>` is any member of a set (`<name>?` optional). A single
+//! emoji is a word too. Example: `"<partner> {0,3} hit|hits|punched me"`.
 //!
 //! Every problem in a file is an error naming the field and what was expected
 //! (`lexicon es: entries[12].phrases[3]: "quiero {9} morir": gap {9} is wider than 8 words`);
@@ -217,7 +258,8 @@ named_enum! {
         HeavyBleeding = "heavy_bleeding",
         /// Reduced or no baby movements.
         ReducedMovements = "reduced_movements",
-        /// Severe headache or changes in vision.
+        /// Severe headache, changes in vision or other signs of pre-eclampsia (a suddenly
+        /// swollen face or hands, pain under the ribs).
         HeadacheOrVision = "headache_or_vision",
         /// Waters breaking (urgent before 37 weeks).
         WatersEarly = "waters_early",
@@ -229,6 +271,12 @@ named_enum! {
         ChestOrBreathing = "chest_or_breathing",
         /// The baby is unwell or hurt: a fall, not breathing well, floppy, not feeding.
         BabyUnwell = "baby_unwell",
+        /// Regular tightenings or contractions before 37 weeks: possible preterm labour.
+        PretermLabour = "preterm_labour",
+        /// A fall, blow or crash onto the bump.
+        BumpInjury = "bump_injury",
+        /// Itching of the palms and soles in pregnancy: possible obstetric cholestasis.
+        Itching = "itching",
     }
 }
 
@@ -345,9 +393,52 @@ const UNKNOWN_LANGUAGE: &str = "(unknown language)";
 /// One word alternative in a phrase.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Alt {
-    Exact(String),
+    /// A whole word. `loose` is the word with doubled letters written once, for words of
+    /// [`LOOSE_MIN_LEN`] letters or more, so "dissapear" and "disappear" meet at "disapear".
+    Exact {
+        word: String,
+        loose: Option<String>,
+    },
     Prefix(String),
-    Number { lo: u32, hi: u32 },
+    /// A number between `lo` and `hi` tenths, inclusive; with `decimal`, only a number written
+    /// with a decimal point or comma ("38.5", "38,5") matches.
+    Number {
+        lo: u32,
+        hi: u32,
+        decimal: bool,
+    },
+}
+
+impl Alt {
+    fn exact(word: String) -> Alt {
+        let loose = (word.chars().count() >= LOOSE_MIN_LEN).then(|| collapse_runs(&word, 2));
+        Alt::Exact { word, loose }
+    }
+}
+
+/// Lexicon words this long or longer also match with doubled letters written once or twice
+/// ("dissapear", "bleding"); shorter ones match exactly, so "nose" is never "noose".
+pub const LOOSE_MIN_LEN: usize = 6;
+
+/// `word` with every run of at least `min` identical letters written once ("sooooo" → "so" with
+/// `min` 3; "dissapear" → "disapear" with `min` 2).
+fn collapse_runs(word: &str, min: usize) -> String {
+    let chars: Vec<char> = word.chars().collect();
+    let mut out = String::with_capacity(word.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let mut j = i + 1;
+        while j < chars.len() && chars[j] == chars[i] {
+            j += 1;
+        }
+        let run = j - i;
+        let keep = if run >= min { 1 } else { run };
+        for _ in 0..keep {
+            out.push(chars[i]);
+        }
+        i = j;
+    }
+    out
 }
 
 /// One space-separated item of a phrase, as written.
@@ -367,6 +458,7 @@ enum Item {
     },
     NotNext(Vec<Alt>),
     ClauseStart,
+    ClauseEnd,
     Group {
         options: Vec<Vec<Item>>,
         optional: bool,
@@ -388,6 +480,8 @@ struct Entry {
     red_flag: Option<RedFlag>,
     phrases: Vec<Phrase>,
     urgent_with: Vec<Phrase>,
+    only_with: Vec<Phrase>,
+    urgent_if_repeated: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -416,8 +510,12 @@ pub struct Lexicon {
     history: Vec<Phrase>,
     present: Vec<Phrase>,
     joking: Vec<Phrase>,
+    sincere: Vec<Phrase>,
+    imminent: Vec<Phrase>,
+    reassurance: Vec<Phrase>,
     negation_scope: BTreeSet<String>,
     first_person: BTreeSet<String>,
+    spellings: BTreeMap<String, String>,
 }
 
 const TOP_FIELDS: &[&str] = &[
@@ -438,8 +536,20 @@ const TOP_FIELDS: &[&str] = &[
     "history",
     "present",
     "joking",
+    "sincere",
+    "imminent",
+    "reassurance",
+    "spellings",
 ];
-const ENTRY_FIELDS: &[&str] = &["category", "level", "red_flag", "phrases", "urgent_with"];
+const ENTRY_FIELDS: &[&str] = &[
+    "category",
+    "level",
+    "red_flag",
+    "phrases",
+    "urgent_with",
+    "only_with",
+    "urgent_if_repeated",
+];
 const TOPIC_FIELDS: &[&str] = &["topic", "phrases"];
 
 impl Lexicon {
@@ -478,8 +588,14 @@ impl Lexicon {
         self.history.extend(other.history);
         self.present.extend(other.present);
         self.joking.extend(other.joking);
+        self.sincere.extend(other.sincere);
+        self.imminent.extend(other.imminent);
+        self.reassurance.extend(other.reassurance);
         self.negation_scope.extend(other.negation_scope);
         self.first_person.extend(other.first_person);
+        for (variant, standard) in other.spellings {
+            self.spellings.entry(variant).or_insert(standard);
+        }
     }
 }
 
@@ -587,8 +703,12 @@ impl TryFrom<Value> for Lexicon {
             history: list("history")?,
             present: list("present")?,
             joking: list("joking")?,
+            sincere: list("sincere")?,
+            imminent: list("imminent")?,
+            reassurance: list("reassurance")?,
             negation_scope: cx.words("negation_scope", top.get("negation_scope"))?,
             first_person: cx.words("first_person", top.get("first_person"))?,
+            spellings: cx.spellings("spellings", top.get("spellings"))?,
             language,
         })
     }
@@ -724,6 +844,60 @@ impl Cx<'_> {
         Ok(words)
     }
 
+    /// Reads `spellings`: other spellings of a word (`"u": "you"`) and of a word ending
+    /// (`"*in": "*ing"`).
+    fn spellings(
+        &self,
+        path: &str,
+        value: Option<&Value>,
+    ) -> Result<BTreeMap<String, String>, LexiconError> {
+        let mut spellings = BTreeMap::new();
+        let Some(value) = value else {
+            return Ok(spellings);
+        };
+        let Value::Object(map) = value else {
+            return Err(self.err(
+                path,
+                format!(
+                    "expected an object of spellings such as {{\"u\": \"you\"}}, found {}",
+                    kind(value)
+                ),
+            ));
+        };
+        for (variant, standard) in map {
+            if variant.starts_with('_') {
+                continue;
+            }
+            let at = format!("{path}.{variant}");
+            let standard = self.string(&at, Some(standard))?;
+            let (variant, standard) = match (variant.strip_prefix('*'), standard.strip_prefix('*'))
+            {
+                (Some(from), Some(to)) => {
+                    let from = normalize_word(from)
+                        .map_err(|problem| self.err(&at, format!("{variant:?}: {problem}")))?;
+                    let to = normalize_word(to)
+                        .map_err(|problem| self.err(&at, format!("{standard:?}: {problem}")))?;
+                    (format!("*{from}"), format!("*{to}"))
+                }
+                (None, None) => {
+                    let from = normalize_word(variant)
+                        .map_err(|problem| self.err(&at, format!("{variant:?}: {problem}")))?;
+                    let to = normalize_word(standard)
+                        .map_err(|problem| self.err(&at, format!("{standard:?}: {problem}")))?;
+                    (from, to)
+                }
+                _ => {
+                    return Err(self.err(
+                        &at,
+                        "a word ending is written with * on both sides (\"*in\": \"*ing\")",
+                    ))
+                }
+            };
+            spellings.insert(variant, standard);
+        }
+        Ok(spellings)
+    }
+
     fn entry(&self, path: &str, value: &Value) -> Result<Entry, LexiconError> {
         let Value::Object(object) = value else {
             return Err(self.err(path, format!("expected an object, found {}", kind(value))));
@@ -771,12 +945,41 @@ impl Cx<'_> {
             None => Vec::new(),
             Some(value) => self.phrases(&format!("{path}.urgent_with"), value, false)?,
         };
+        let only_with_path = format!("{path}.only_with");
+        let only_with = match object.get("only_with") {
+            None => Vec::new(),
+            Some(value) => self.phrases(&only_with_path, value, false)?,
+        };
+        if object.contains_key("only_with") && only_with.is_empty() {
+            return Err(self.err(
+                &only_with_path,
+                "empty (leave it out, or list the phrases one of which must also appear)",
+            ));
+        }
+        let urgent_if_repeated = match object.get("urgent_if_repeated") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                return Err(self.err(
+                    &format!("{path}.urgent_if_repeated"),
+                    format!("expected true or false, found {}", kind(other)),
+                ))
+            }
+        };
+        if urgent_if_repeated && level == Level::Urgent {
+            return Err(self.err(
+                &format!("{path}.urgent_if_repeated"),
+                "only for a group whose level is concern (an urgent group is urgent already)",
+            ));
+        }
         Ok(Entry {
             category,
             level,
             red_flag,
             phrases,
             urgent_with,
+            only_with,
+            urgent_if_repeated,
         })
     }
 
@@ -919,6 +1122,8 @@ fn parse_items(raw_items: &[String], in_set: bool, in_group: bool) -> Result<Vec
             }
         } else if raw == "^" {
             Item::ClauseStart
+        } else if raw == "$" {
+            Item::ClauseEnd
         } else if let Some(inner) = raw.strip_prefix('!') {
             Item::NotNext(parse_alts(inner)?)
         } else {
@@ -982,16 +1187,23 @@ fn parse_alts(body: &str) -> Result<Vec<Alt>, String> {
                     return Ok(Alt::Number {
                         lo: 0,
                         hi: u32::MAX,
+                        decimal: false,
                     });
                 }
-                let bad = || format!("{part:?}: a number range is written #16-36");
+                let bad = || {
+                    format!("{part:?}: a number range is written #16-36 (or #38.0-42.9 for numbers written with a decimal point)")
+                };
                 let (lo, hi) = range.split_once('-').ok_or_else(bad)?;
-                let lo: u32 = lo.parse().map_err(|_| bad())?;
-                let hi: u32 = hi.parse().map_err(|_| bad())?;
+                let (lo, lo_decimal) = parse_tenths(lo, false).ok_or_else(bad)?;
+                let (hi, hi_decimal) = parse_tenths(hi, true).ok_or_else(bad)?;
                 if lo > hi {
                     return Err(format!("{part:?}: the range is backwards"));
                 }
-                return Ok(Alt::Number { lo, hi });
+                return Ok(Alt::Number {
+                    lo,
+                    hi,
+                    decimal: lo_decimal || hi_decimal,
+                });
             }
             if let Some(stem) = part.strip_suffix('*') {
                 if stem.is_empty() {
@@ -1001,11 +1213,30 @@ fn parse_alts(body: &str) -> Result<Vec<Alt>, String> {
                     normalize_word(stem).map_err(|e| format!("{part:?}: {e}"))?,
                 ));
             }
-            Ok(Alt::Exact(
+            Ok(Alt::exact(
                 normalize_word(part).map_err(|e| format!("{part:?}: {e}"))?,
             ))
         })
         .collect()
+}
+
+/// Reads one end of a number range in tenths, and whether it was written with a decimal point.
+/// A whole number as the upper end covers its fractions (`#36` up to 36.9).
+fn parse_tenths(s: &str, upper: bool) -> Option<(u32, bool)> {
+    let (whole, fraction) = match s.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (s, None),
+    };
+    let digits = |t: &str| !t.is_empty() && t.len() <= 8 && t.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) {
+        return None;
+    }
+    let whole: u32 = whole.parse().ok()?;
+    match fraction {
+        None => Some((whole * 10 + if upper { 9 } else { 0 }, false)),
+        Some(f) if f.len() == 1 && digits(f) => Some((whole * 10 + f.parse::<u32>().ok()?, true)),
+        Some(_) => None,
+    }
 }
 
 /// Normalises one lexicon word exactly as message words are normalised.
@@ -1059,6 +1290,43 @@ struct Token {
     clause: u32,
     quoted: bool,
     digits: bool,
+    /// For a number: its value in tenths ("38.5" → 385).
+    value: Option<u32>,
+    /// A number written with a decimal point or comma.
+    decimal: bool,
+    /// Other spellings this word stands for ("u" → "you", "sooo" → "so", "cryin" → "crying"),
+    /// filled in by [`Compiled::respell`].
+    forms: Vec<String>,
+    /// The word with doubled letters written once, when that differs from `text`.
+    loose: Option<String>,
+    /// The first word after a colon: what follows a colon elaborates, it does not end a clause.
+    after_colon: bool,
+}
+
+impl Token {
+    /// Whether the word, or one of its other spellings, is in `words`.
+    fn is_in(&self, words: &HashSet<String>) -> bool {
+        words.contains(&self.text) || self.forms.iter().any(|f| words.contains(f))
+    }
+
+    /// The word with doubled letters written once.
+    fn loose(&self) -> &str {
+        self.loose.as_deref().unwrap_or(&self.text)
+    }
+}
+
+/// A number token's value in tenths, if it fits.
+fn tenths(text: &str) -> Option<u32> {
+    let (whole, fraction) = match text.split_once('.') {
+        Some((whole, fraction)) => (whole, fraction.bytes().next()),
+        None => (text, None),
+    };
+    if whole.is_empty() || whole.len() > 8 {
+        return None;
+    }
+    let whole: u32 = whole.parse().ok()?;
+    let tenth = fraction.map_or(0, |b| u32::from(b - b'0'));
+    Some(whole * 10 + tenth)
 }
 
 fn is_apostrophe(c: char) -> bool {
@@ -1105,11 +1373,15 @@ fn tokenize(text: &str) -> Vec<Token> {
         sentence: u32,
         clause: u32,
         quoted: bool,
+        colon: bool,
     }
     impl State {
         fn flush(&mut self) {
-            if let Some(token) = self.current.take() {
+            if let Some(mut token) = self.current.take() {
                 if !token.text.is_empty() {
+                    if token.digits {
+                        token.value = tenths(&token.text);
+                    }
                     self.tokens.push(token);
                 }
             }
@@ -1121,6 +1393,7 @@ fn tokenize(text: &str) -> Vec<Token> {
         sentence: 0,
         clause: 0,
         quoted: false,
+        colon: false,
     };
     let mut chars = text.char_indices().peekable();
     let mut previous: Option<char> = None;
@@ -1142,6 +1415,11 @@ fn tokenize(text: &str) -> Vec<Token> {
                     clause: st.clause,
                     quoted: st.quoted,
                     digits: digit,
+                    value: None,
+                    decimal: false,
+                    forms: Vec::new(),
+                    loose: None,
+                    after_colon: std::mem::take(&mut st.colon),
                 });
             }
             if let Some(token) = st.current.as_mut() {
@@ -1153,6 +1431,16 @@ fn tokenize(text: &str) -> Vec<Token> {
             && next.is_some_and(char::is_alphabetic)
         {
             // Inside a word ("don't"): dropped, so "don't" and "dont" are one word.
+        } else if matches!(c, '.' | ',')
+            && next.is_some_and(|n| n.is_ascii_digit())
+            && st.current.as_ref().is_some_and(|t| t.digits && !t.decimal)
+        {
+            // A decimal number ("38.5", "38,5") is one word: a temperature is not two numbers.
+            if let Some(token) = st.current.as_mut() {
+                token.text.push('.');
+                token.decimal = true;
+                token.end = at + c.len_utf8();
+            }
         } else if is_emoji(c) {
             // Each emoji is a word of its own, so a lexicon can use 😂 or 💀 as a cue.
             st.flush();
@@ -1164,6 +1452,11 @@ fn tokenize(text: &str) -> Vec<Token> {
                 clause: st.clause,
                 quoted: st.quoted,
                 digits: false,
+                value: None,
+                decimal: false,
+                forms: Vec::new(),
+                loose: None,
+                after_colon: std::mem::take(&mut st.colon),
             });
         } else {
             st.flush();
@@ -1179,7 +1472,11 @@ fn tokenize(text: &str) -> Vec<Token> {
                     st.clause += 1;
                     st.quoted = false;
                 }
-                ',' | ':' | '(' | ')' | '[' | ']' | '—' | '–' => st.clause += 1,
+                ':' => {
+                    st.clause += 1;
+                    st.colon = true;
+                }
+                ',' | '(' | ')' | '[' | ']' | '—' | '–' => st.clause += 1,
                 '"' => {
                     st.quoted = !st.quoted;
                     st.clause += 1;
@@ -1212,12 +1509,17 @@ enum Elem {
     Gap(u8, u8),
     Not(Vec<Alt>),
     ClauseStart,
+    ClauseEnd,
+    /// Alternative sequences matched in place (optional when the flag is set).
+    Group(Vec<Vec<Elem>>, bool),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
     Risk(usize),
     Booster(usize),
+    /// A phrase of an entry's `only_with` list.
+    Gate(usize),
     Topic(Topic),
     Hyperbole,
     Negation,
@@ -1230,6 +1532,9 @@ enum Role {
     History,
     Present,
     Joking,
+    Sincere,
+    Imminent,
+    Reassurance,
 }
 
 #[derive(Debug)]
@@ -1244,6 +1549,9 @@ struct EntryInfo {
     category: Category,
     level: Level,
     red_flag: Option<RedFlag>,
+    /// Counts only with one of its `only_with` phrases in the message.
+    gated: bool,
+    urgent_if_repeated: bool,
 }
 
 /// Every language's phrases, compiled once and indexed by first word.
@@ -1254,6 +1562,8 @@ struct Compiled {
     sources: Vec<String>,
     entries: Vec<EntryInfo>,
     exact: HashMap<String, Vec<usize>>,
+    /// Patterns by the loose form (doubled letters once) of a first word of 6+ letters.
+    loose: HashMap<String, Vec<usize>>,
     prefix: HashMap<String, Vec<usize>>,
     numeric: Vec<usize>,
     longest_prefix: usize,
@@ -1262,6 +1572,10 @@ struct Compiled {
     /// First words of negation cues: a gap never skips one, so "I'd {gap} hurt myself" cannot
     /// match "I'd never hurt myself".
     gap_stops: HashSet<String>,
+    /// Other spellings of whole words, from every lexicon's `spellings`.
+    spellings: HashMap<String, Vec<String>>,
+    /// Other spellings of word endings (`in` → `ing`).
+    endings: Vec<(String, String)>,
 }
 
 impl Compiled {
@@ -1278,12 +1592,17 @@ impl Compiled {
                     category: entry.category,
                     level: entry.level,
                     red_flag: entry.red_flag,
+                    gated: !entry.only_with.is_empty(),
+                    urgent_if_repeated: entry.urgent_if_repeated,
                 });
                 for phrase in &entry.phrases {
                     c.add(&cx, sets, phrase, Role::Risk(id))?;
                 }
                 for phrase in &entry.urgent_with {
                     c.add(&cx, sets, phrase, Role::Booster(id))?;
+                }
+                for phrase in &entry.only_with {
+                    c.add(&cx, sets, phrase, Role::Gate(id))?;
                 }
             }
             for group in &lexicon.topics {
@@ -1303,6 +1622,9 @@ impl Compiled {
                 (&lexicon.history, Role::History),
                 (&lexicon.present, Role::Present),
                 (&lexicon.joking, Role::Joking),
+                (&lexicon.sincere, Role::Sincere),
+                (&lexicon.imminent, Role::Imminent),
+                (&lexicon.reassurance, Role::Reassurance),
             ];
             for (phrases, role) in lists {
                 for phrase in phrases {
@@ -1311,11 +1633,22 @@ impl Compiled {
             }
             c.scope.extend(lexicon.negation_scope.iter().cloned());
             c.first_person.extend(lexicon.first_person.iter().cloned());
+            for (variant, standard) in &lexicon.spellings {
+                match (variant.strip_prefix('*'), standard.strip_prefix('*')) {
+                    (Some(from), Some(to)) => c.endings.push((from.to_owned(), to.to_owned())),
+                    _ => {
+                        let forms = c.spellings.entry(variant.clone()).or_default();
+                        if !forms.contains(standard) {
+                            forms.push(standard.clone());
+                        }
+                    }
+                }
+            }
         }
         for pattern in c.patterns.iter().filter(|p| p.role == Role::Negation) {
             if let Some(Elem::Word(alts)) = pattern.elems.iter().find(|e| !e.zero_width()) {
                 for alt in alts {
-                    if let Alt::Exact(word) = alt {
+                    if let Alt::Exact { word, .. } = alt {
                         c.gap_stops.insert(word.clone());
                     }
                 }
@@ -1327,7 +1660,12 @@ impl Compiled {
             };
             for alt in alts {
                 match alt {
-                    Alt::Exact(word) => c.exact.entry(word.clone()).or_default().push(id),
+                    Alt::Exact { word, loose } => {
+                        c.exact.entry(word.clone()).or_default().push(id);
+                        if let Some(loose) = loose {
+                            c.loose.entry(loose.clone()).or_default().push(id);
+                        }
+                    }
                     Alt::Prefix(stem) => {
                         c.longest_prefix = c.longest_prefix.max(stem.len());
                         c.prefix.entry(stem.clone()).or_default().push(id);
@@ -1358,6 +1696,37 @@ impl Compiled {
         Ok(())
     }
 
+    /// Fills in each word's other spellings: texting forms and common misspellings from the
+    /// lexicons' `spellings`, letters drawn out for emphasis ("sooo", "pleaseee"), and the word
+    /// with doubled letters written once, for [`Alt::Exact`]'s loose match.
+    fn respell(&self, tokens: &mut [Token]) {
+        for token in tokens.iter_mut().filter(|t| !t.digits) {
+            let text = token.text.as_str();
+            let mut forms: Vec<String> = Vec::new();
+            let drawn_out = collapse_runs(text, 3);
+            if drawn_out != text {
+                forms.push(drawn_out);
+            }
+            for base in std::iter::once(text).chain(forms.clone().iter().map(String::as_str)) {
+                if let Some(standard) = self.spellings.get(base) {
+                    forms.extend(standard.iter().cloned());
+                }
+            }
+            for (from, to) in &self.endings {
+                if let Some(stem) = text.strip_suffix(from.as_str()) {
+                    if stem.chars().count() >= 2 {
+                        forms.push(format!("{stem}{to}"));
+                    }
+                }
+            }
+            forms.retain(|f| f != text);
+            forms.dedup();
+            let loose = collapse_runs(text, 2);
+            token.loose = (loose != text).then_some(loose);
+            token.forms = forms;
+        }
+    }
+
     /// Every phrase occurrence in the tokens, one per phrase per overlapping region.
     fn hits(&self, tokens: &[Token]) -> Vec<Hit> {
         let mut sentence_end = vec![0; tokens.len()];
@@ -1372,21 +1741,21 @@ impl Compiled {
         for (pos, token) in tokens.iter().enumerate() {
             let limit = sentence_end[pos];
             let mut candidates: Vec<&[usize]> = Vec::new();
-            if let Some(ids) = self.exact.get(&token.text) {
-                candidates.push(ids);
-            }
-            for (cut, _) in token
-                .text
-                .char_indices()
-                .skip(1)
-                .chain([(token.text.len(), ' ')])
-            {
-                if cut > self.longest_prefix {
-                    break;
-                }
-                if let Some(ids) = self.prefix.get(&token.text[..cut]) {
+            for form in std::iter::once(&token.text).chain(token.forms.iter()) {
+                if let Some(ids) = self.exact.get(form) {
                     candidates.push(ids);
                 }
+                for (cut, _) in form.char_indices().skip(1).chain([(form.len(), ' ')]) {
+                    if cut > self.longest_prefix {
+                        break;
+                    }
+                    if let Some(ids) = self.prefix.get(&form[..cut]) {
+                        candidates.push(ids);
+                    }
+                }
+            }
+            if let Some(ids) = self.loose.get(token.loose()) {
+                candidates.push(ids);
             }
             if token.digits {
                 candidates.push(&self.numeric);
@@ -1450,6 +1819,9 @@ impl Compiled {
         let present = spans(|r| r == Role::Present);
         let asked = spans(|r| r == Role::Asked);
         let joking = spans(|r| r == Role::Joking);
+        let sincere = spans(|r| r == Role::Sincere);
+        let imminent = spans(|r| r == Role::Imminent);
+        let reassurance = spans(|r| r == Role::Reassurance);
         let hypothetical: Vec<Span> = spans(|r| r == Role::Hypothetical)
             .into_iter()
             .filter(|h| !uncertain.iter().any(|u| u.overlaps(h)))
@@ -1463,39 +1835,82 @@ impl Compiled {
             compiled: self,
         };
 
-        let boosted: HashSet<usize> = hits
-            .iter()
-            .filter_map(|h| match h.role {
-                Role::Booster(entry) => Some((
-                    entry,
-                    Span {
-                        start: h.start,
-                        end: h.end,
-                    },
-                )),
-                _ => None,
-            })
-            .filter(|(_, span)| {
-                !cx.negated(span, &negations) && !hyperbole.iter().any(|x| x.overlaps(span))
-            })
-            .map(|(entry, _)| entry)
-            .collect();
+        // Entries a live (not negated, not hyperbole) phrase of `pick` names: boosters, gates.
+        let live_entries = |pick: fn(Role) -> Option<usize>| -> HashSet<usize> {
+            hits.iter()
+                .filter_map(|h| {
+                    pick(h.role).map(|entry| {
+                        (
+                            entry,
+                            Span {
+                                start: h.start,
+                                end: h.end,
+                            },
+                        )
+                    })
+                })
+                .filter(|(_, span)| {
+                    !cx.negated(span, &negations) && !hyperbole.iter().any(|x| x.overlaps(span))
+                })
+                .map(|(entry, _)| entry)
+                .collect()
+        };
+        let boosted = live_entries(|r| match r {
+            Role::Booster(entry) => Some(entry),
+            _ => None,
+        });
+        let opened = live_entries(|r| match r {
+            Role::Gate(entry) => Some(entry),
+            _ => None,
+        });
 
         // A negated statement is negated as a whole: "I have never had thoughts of harming
         // myself" also cancels the "harming myself" inside it.
-        let negated: Vec<(Category, Span)> = hits
+        // ...unless the other match carries the negation itself: "don't think I can stop myself
+        // hurting her" stands although "think ... hurting her" inside it is negated.
+        let negated: Vec<(Category, Span, Span)> = hits
             .iter()
             .filter_map(|h| match h.role {
-                Role::Risk(entry) => Some((
-                    self.entries[entry].category,
-                    Span {
+                Role::Risk(entry) => {
+                    let span = Span {
                         start: h.start,
                         end: h.end,
-                    },
-                )),
+                    };
+                    cx.negation_cue(&span, &negations)
+                        .map(|cue| (self.entries[entry].category, span, cue))
+                }
                 _ => None,
             })
-            .filter(|(_, span)| cx.negated(span, &negations))
+            .collect();
+        let stands = |entry_id: usize, span: &Span| {
+            let entry = &self.entries[entry_id];
+            !hyperbole.iter().any(|x| x.overlaps(span))
+                && !negated.iter().any(|(category, other, cue)| {
+                    *category == entry.category
+                        && other.overlaps(span)
+                        && !(span.start <= cue.start && cue.end <= span.end)
+                })
+                && (!entry.gated || opened.contains(&entry_id))
+        };
+
+        // Two separate statements of an `urgent_if_repeated` group make it urgent ("the calf is
+        // hot and swollen" and "short of breath"; two veiled ways of saying she wants to go).
+        let mut standing: HashMap<usize, Vec<Span>> = HashMap::new();
+        for hit in hits {
+            if let Role::Risk(entry) = hit.role {
+                let span = Span {
+                    start: hit.start,
+                    end: hit.end,
+                };
+                if self.entries[entry].urgent_if_repeated && stands(entry, &span) {
+                    standing.entry(entry).or_default().push(span);
+                }
+            }
+        }
+        let repeated: HashSet<usize> = standing
+            .into_iter()
+            .filter(|(_, spans)| spans.iter().any(|a| spans.iter().any(|b| !a.overlaps(b))))
+            .map(|(entry, _)| entry)
             .collect();
 
         let mut matches = Vec::new();
@@ -1517,43 +1932,63 @@ impl Compiled {
                 _ => continue,
             };
             let entry = &self.entries[entry_id];
-            if negated
-                .iter()
-                .any(|(category, other)| *category == entry.category && other.overlaps(&span))
-            {
+            if !stands(entry_id, &span) {
                 continue;
             }
-            let base = if boosted.contains(&entry_id) {
+            let base = if boosted.contains(&entry_id) || repeated.contains(&entry_id) {
                 Level::Urgent
             } else {
                 entry.level
             };
             let red_flag = entry.category == Category::RedFlag;
-            if cx.reported(&span, &media) {
+            if cx.informational(&span, &media, &hypothetical) {
                 continue;
             }
-            // Someone else's risk, or words in quotation marks: at most concern.
+            // Someone else's risk, or words in quotation marks: at most concern — unless the
+            // message says it is happening now and she is trying to help ("tonight", "she's not
+            // answering", "what do I do", "he's banging on the door").
             let mut level = base;
-            if cx.reported(&span, &reported) || cx.quoted(&span) {
+            let now = !imminent.is_empty();
+            if (cx.reported(&span, &reported) || cx.quoted(&span)) && !now {
                 level = level.min(Level::Concern);
             }
             let mut steps = 0;
+            // A question anchored in the present ("is it normal that she hasn't moved since last
+            // night?") is about her, now.
+            let anchored = present
+                .iter()
+                .any(|p| cx.same_sentence(p.start, span.start) && !p.overlaps(&span));
             if red_flag
                 && (cx.hypothetical(&span, &hypothetical, false)
-                    || cx.hypothetical(&span, &questions, true))
+                    || (!anchored && cx.hypothetical(&span, &questions, true)))
             {
                 steps += 1;
             }
             if cx.asked(&span, &asked) {
                 steps += 2;
             }
+            // A fear of harming the baby that she says she would not act on ("not because I'd do
+            // anything", "intrusive thoughts") is distress to check in on, not danger now.
+            if entry.category == Category::HarmToBaby
+                && reassurance
+                    .iter()
+                    .any(|r| !(span.start <= r.start && r.end <= span.end))
+            {
+                steps += 1;
+            }
             if cx.about_the_past(&span, &history, &present) {
                 steps += if red_flag { 2 } else { 1 };
             }
-            if joking
-                .iter()
-                .any(|j| cx.same_sentence(j.start, span.start) && !j.overlaps(&span))
-            {
+            // A joke marker lowers a level, unless she turns serious after it ("jk but honestly").
+            if joking.iter().any(|j| {
+                cx.same_sentence(j.start, span.start)
+                    && !j.overlaps(&span)
+                    && !sincere.iter().any(|s| {
+                        s.start >= j.start
+                            && s.end <= span.start
+                            && cx.same_sentence(s.start, span.start)
+                    })
+            }) {
                 steps += 1;
             }
             let level = level.lowered(steps);
@@ -1611,7 +2046,7 @@ fn expand(
             )
         })
     };
-    let variants = expand_items(&phrase.items, &lookup)?.ok_or_else(|| {
+    let variants = expand_items(&phrase.items, &lookup, false)?.ok_or_else(|| {
         cx.err(
             &phrase.path,
             format!(
@@ -1634,12 +2069,54 @@ fn expand(
 }
 
 /// Every sequence of elements `items` can stand for; `None` when there are too many.
-fn expand_items<'s, F>(items: &[Item], lookup: &F) -> Result<Option<Vec<Vec<Elem>>>, LexiconError>
+///
+/// Only the groups and sets that may hold a pattern's first word are expanded into separate
+/// patterns (the first-word index needs a plain word); once every variant has a required word,
+/// later groups and sets stay one [`Elem::Group`] matched in place, so a phrase with several
+/// groups costs a few patterns, not their product. `inner` is for the options of such a group.
+fn expand_items<'s, F>(
+    items: &[Item],
+    lookup: &F,
+    inner: bool,
+) -> Result<Option<Vec<Vec<Elem>>>, LexiconError>
 where
     F: Fn(&str) -> Result<&'s Vec<Phrase>, LexiconError>,
 {
     let mut variants: Vec<Vec<Elem>> = vec![Vec::new()];
     for item in items {
+        let anchored = inner
+            || variants
+                .iter()
+                .all(|v| v.iter().any(|e| matches!(e, Elem::Word(_))));
+        let members: Option<(Vec<&[Item]>, bool)> = match item {
+            Item::Group { options, optional } if anchored => {
+                Some((options.iter().map(Vec::as_slice).collect(), *optional))
+            }
+            Item::Set { name, optional } if anchored => Some((
+                lookup(name)?.iter().map(|m| m.items.as_slice()).collect(),
+                *optional,
+            )),
+            _ => None,
+        };
+        if let Some((members, optional)) = members {
+            let mut options = Vec::new();
+            for member in members {
+                let Some(expanded) = expand_items(member, lookup, true)? else {
+                    return Ok(None);
+                };
+                options.extend(expanded);
+            }
+            let (mut options, optional) = merge_single_words(options, optional);
+            let elems = if options.len() == 1 && !optional {
+                options.remove(0)
+            } else {
+                vec![Elem::Group(options, optional)]
+            };
+            for variant in &mut variants {
+                variant.extend(elems.iter().cloned());
+            }
+            continue;
+        }
         let (choices, optional): (Vec<Vec<Elem>>, bool) = match item {
             Item::Word {
                 alts,
@@ -1652,10 +2129,11 @@ where
             Item::Gap { min, max } => (vec![vec![Elem::Gap(*min, *max)]], false),
             Item::NotNext(alts) => (vec![vec![Elem::Not(alts.clone())]], false),
             Item::ClauseStart => (vec![vec![Elem::ClauseStart]], false),
+            Item::ClauseEnd => (vec![vec![Elem::ClauseEnd]], false),
             Item::Group { options, optional } => {
                 let mut choices = Vec::new();
                 for option in options {
-                    let Some(expanded) = expand_items(option, lookup)? else {
+                    let Some(expanded) = expand_items(option, lookup, inner)? else {
                         return Ok(None);
                     };
                     choices.extend(expanded);
@@ -1665,7 +2143,7 @@ where
             Item::Set { name, optional } => {
                 let mut choices = Vec::new();
                 for member in lookup(name)? {
-                    let Some(expanded) = expand_items(&member.items, lookup)? else {
+                    let Some(expanded) = expand_items(&member.items, lookup, inner)? else {
                         return Ok(None);
                     };
                     choices.extend(expanded);
@@ -1743,28 +2221,30 @@ fn normalize_variant(mut elems: Vec<Elem>, out: &mut Vec<Vec<Elem>>) {
             elems.remove(first);
             normalize_variant(elems, out);
         }
-        Elem::Not(_) | Elem::ClauseStart => {}
+        Elem::Not(_) | Elem::ClauseStart | Elem::ClauseEnd | Elem::Group(..) => {}
     }
 }
 
 impl Elem {
     /// Lookaheads and anchors check a position without consuming a word.
     fn zero_width(&self) -> bool {
-        matches!(self, Elem::Not(_) | Elem::ClauseStart)
+        matches!(self, Elem::Not(_) | Elem::ClauseStart | Elem::ClauseEnd)
     }
 }
 
 fn alt_matches(alts: &[Alt], token: &Token) -> bool {
     alts.iter().any(|alt| match alt {
-        Alt::Exact(word) => token.text == *word,
-        Alt::Prefix(stem) => token.text.starts_with(stem.as_str()),
-        Alt::Number { lo, hi } => {
-            token.digits
-                && token.text.len() <= 9
-                && token
-                    .text
-                    .parse::<u32>()
-                    .is_ok_and(|n| (*lo..=*hi).contains(&n))
+        Alt::Exact { word, loose } => {
+            token.text == *word
+                || token.forms.iter().any(|f| f == word)
+                || loose.as_deref().is_some_and(|l| l == token.loose())
+        }
+        Alt::Prefix(stem) => {
+            token.text.starts_with(stem.as_str())
+                || token.forms.iter().any(|f| f.starts_with(stem.as_str()))
+        }
+        Alt::Number { lo, hi, decimal } => {
+            (token.decimal || !decimal) && token.value.is_some_and(|n| (*lo..=*hi).contains(&n))
         }
     })
 }
@@ -1777,40 +2257,53 @@ struct Window<'a> {
     stops: &'a HashSet<String>,
 }
 
+/// What is left to match after the elements in hand: the rest of an enclosing sequence.
+struct Then<'e> {
+    elems: &'e [Elem],
+    next: Option<&'e Then<'e>>,
+}
+
 impl Window<'_> {
     /// Matches `elems` from token `pos`; returns the end (exclusive). Backtracks over gaps and
-    /// optional words, shortest gap first; bounded by [`MAX_GAP`] per gap.
+    /// optional words, shortest gap first; bounded by [`MAX_GAP`] per gap. A group tries every
+    /// option and keeps the longest match, as separate patterns would.
     fn match_here(&self, elems: &[Elem], pos: usize) -> Option<usize> {
+        self.match_seq(elems, None, pos)
+    }
+
+    fn match_seq(&self, elems: &[Elem], then: Option<&Then<'_>>, pos: usize) -> Option<usize> {
         let Some((first, rest)) = elems.split_first() else {
-            return Some(pos);
+            return match then {
+                None => Some(pos),
+                Some(then) => self.match_seq(then.elems, then.next, pos),
+            };
         };
         let here = (pos < self.limit).then(|| &self.tokens[pos]);
         match first {
             Elem::Word(alts) => match here {
-                Some(token) if alt_matches(alts, token) => self.match_here(rest, pos + 1),
+                Some(token) if alt_matches(alts, token) => self.match_seq(rest, then, pos + 1),
                 _ => None,
             },
             Elem::Opt(alts) => {
                 if let Some(token) = here {
                     if alt_matches(alts, token) {
-                        if let Some(end) = self.match_here(rest, pos + 1) {
+                        if let Some(end) = self.match_seq(rest, then, pos + 1) {
                             return Some(end);
                         }
                     }
                 }
-                self.match_here(rest, pos)
+                self.match_seq(rest, then, pos)
             }
             Elem::Gap(min, max) => {
                 for skip in usize::from(*min)..=usize::from(*max) {
                     if skip > 0 {
                         // The word this skip would add to the gap.
                         let skipped = pos + skip - 1;
-                        if skipped >= self.limit || self.stops.contains(&self.tokens[skipped].text)
-                        {
+                        if skipped >= self.limit || self.tokens[skipped].is_in(self.stops) {
                             return None;
                         }
                     }
-                    if let Some(end) = self.match_here(rest, pos + skip) {
+                    if let Some(end) = self.match_seq(rest, then, pos + skip) {
                         return Some(end);
                     }
                 }
@@ -1818,16 +2311,42 @@ impl Window<'_> {
             }
             Elem::Not(alts) => match here {
                 Some(token) if alt_matches(alts, token) => None,
-                _ => self.match_here(rest, pos),
+                _ => self.match_seq(rest, then, pos),
             },
             Elem::ClauseStart => {
                 let at_start = pos == 0
                     || pos >= self.tokens.len()
                     || self.tokens[pos - 1].clause != self.tokens[pos].clause;
                 if at_start {
-                    self.match_here(rest, pos)
+                    self.match_seq(rest, then, pos)
                 } else {
                     None
+                }
+            }
+            Elem::ClauseEnd => {
+                let at_end = pos > 0
+                    && (pos >= self.limit
+                        || (self.tokens[pos - 1].clause != self.tokens[pos].clause
+                            && !self.tokens[pos].after_colon));
+                if at_end {
+                    self.match_seq(rest, then, pos)
+                } else {
+                    None
+                }
+            }
+            Elem::Group(options, optional) => {
+                let after = Then {
+                    elems: rest,
+                    next: then,
+                };
+                let with = options
+                    .iter()
+                    .filter_map(|option| self.match_seq(option, Some(&after), pos))
+                    .max();
+                match (with, optional) {
+                    (Some(end), _) => Some(end),
+                    (None, true) => self.match_seq(rest, then, pos),
+                    (None, false) => None,
                 }
             }
         }
@@ -1876,13 +2395,18 @@ impl Context<'_> {
 
     /// A negation cue shortly before, in the same clause, with only scope words in between.
     fn negated(&self, span: &Span, negations: &[Span]) -> bool {
-        negations.iter().any(|cue| {
+        self.negation_cue(span, negations).is_some()
+    }
+
+    /// The negation cue that negates `span`, if any.
+    fn negation_cue(&self, span: &Span, negations: &[Span]) -> Option<Span> {
+        negations.iter().copied().find(|cue| {
             cue.end <= span.start
                 && span.start - cue.end <= NEGATION_WINDOW
                 && self.tokens[cue.end - 1].clause == self.tokens[span.start].clause
                 && self.tokens[cue.end..span.start]
                     .iter()
-                    .all(|t| self.compiled.scope.contains(&t.text))
+                    .all(|t| t.is_in(&self.compiled.scope))
         })
     }
 
@@ -1893,6 +2417,26 @@ impl Context<'_> {
             cue.end <= span.start
                 && self.same_sentence(cue.start, span.start)
                 && !self.writer_in(cue.end, span.end)
+        })
+    }
+
+    /// An information cue (an article, a song, the midwife's advice) earlier in the sentence. Her
+    /// own words after it make the match hers ("I read about it and now I'm bleeding heavily"),
+    /// but not inside a hypothetical: "the midwife said to call if I bleed heavily" is advice.
+    fn informational(&self, span: &Span, cues: &[Span], hypothetical: &[Span]) -> bool {
+        cues.iter().any(|cue| {
+            let until = hypothetical
+                .iter()
+                .filter(|h| h.start >= cue.start && h.start < span.end)
+                .map(|h| h.start.max(cue.end))
+                .min()
+                .unwrap_or(span.end);
+            // A cue may share the phrase's first word ("I read that shaking a baby…" against
+            // "I {0,3} shaking … baby"), but not come after it.
+            cue.start <= span.start
+                && cue.end < span.end
+                && self.same_sentence(cue.start, span.start)
+                && !self.writer_in(cue.end, until.max(cue.end))
         })
     }
 
@@ -1919,7 +2463,7 @@ impl Context<'_> {
     fn writer_in(&self, from: usize, to: usize) -> bool {
         self.tokens[from..to]
             .iter()
-            .any(|t| !t.quoted && self.compiled.first_person.contains(&t.text))
+            .any(|t| !t.quoted && t.is_in(&self.compiled.first_person))
     }
 
     /// A history cue in the sentence ("with my first"), unless a present cue ("now") is nearer.
@@ -2009,10 +2553,11 @@ impl Detector {
     /// Assesses one message in every language at once. Never panics; empty or emoji-only text is
     /// `Level::None`.
     pub fn scan(&self, text: &str) -> Assessment {
-        let tokens = tokenize(text);
+        let mut tokens = tokenize(text);
         if tokens.is_empty() {
             return Assessment::default();
         }
+        self.compiled.respell(&mut tokens);
         let hits = self.compiled.hits(&tokens);
         self.compiled.assess(&tokens, &hits)
     }
@@ -2028,13 +2573,19 @@ impl Default for Detector {
 mod tests {
     use super::*;
 
+    /// The built-in detector, compiled once for all tests.
+    fn builtin() -> &'static Detector {
+        static DETECTOR: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
+        DETECTOR.get_or_init(Detector::builtin)
+    }
+
     fn level(text: &str) -> Level {
-        Detector::builtin().scan(text).level
+        builtin().scan(text).level
     }
 
     #[test]
     fn builtin_lexicons_load() {
-        let detector = Detector::builtin();
+        let detector = builtin();
         assert_eq!(detector.languages(), vec!["en", "es"]);
         for json in [BUILTIN_EN, BUILTIN_ES] {
             assert!(Lexicon::from_json(json).expect("loads").phrase_count() > 100);
@@ -2049,11 +2600,29 @@ mod tests {
         assert_eq!(words, ["ya", "no", "quiero", "vivir", "i", "dont", "know"]);
         assert_eq!(&text[tokens[5].start..tokens[5].end], "DON’T");
         assert_ne!(tokens[3].sentence, tokens[4].sentence, "… ends a sentence");
-        let tokens = tokenize("Está sangrando, año 4cm 32+4 1.5");
+        let tokens = tokenize("Está sangrando, año 4cm 32+4 1.5 38,5. 3");
         let words: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
         assert_eq!(
             words,
-            ["esta", "sangrando", "ano", "4", "cm", "32", "4", "1", "5"]
+            [
+                "esta",
+                "sangrando",
+                "ano",
+                "4",
+                "cm",
+                "32",
+                "4",
+                "1.5",
+                "38.5",
+                "3"
+            ]
+        );
+        let values: Vec<Option<u32>> = tokens[5..].iter().map(|t| t.value).collect();
+        assert_eq!(values, [Some(320), Some(40), Some(15), Some(385), Some(30)]);
+        assert!(tokens[8].decimal && !tokens[9].decimal);
+        assert_ne!(
+            tokens[8].sentence, tokens[9].sentence,
+            "\"38,5. 3\" ends a sentence"
         );
         // Decomposed accents (e + combining acute) fold the same way.
         assert_eq!(tokenize("este\u{301}")[0].text, "este");
@@ -2061,7 +2630,7 @@ mod tests {
 
     #[test]
     fn empty_whitespace_and_emoji_only_are_none() {
-        let detector = Detector::builtin();
+        let detector = builtin();
         for text in [
             "",
             "   \n\t ",
@@ -2082,7 +2651,7 @@ mod tests {
             "estoy sangrando muchisimo",
             "ESTOY SANGRANDO MUCHÍSIMO",
         ] {
-            let assessment = Detector::builtin().scan(text);
+            let assessment = builtin().scan(text);
             assert_eq!(assessment.level, Level::Urgent, "{text}");
             assert_eq!(assessment.red_flags, vec![RedFlag::HeavyBleeding]);
         }
@@ -2118,7 +2687,7 @@ mod tests {
 
     #[test]
     fn reported_speech_is_at_most_concern_unless_it_is_about_her() {
-        let detector = Detector::builtin();
+        let detector = builtin();
         let friend = detector.scan("My friend said she wanted to die after her baby was born");
         assert_eq!(friend.level, Level::Concern);
         assert_eq!(friend.categories, vec![Category::SelfHarm]);
@@ -2203,7 +2772,7 @@ mod tests {
 
     #[test]
     fn emergencies_beyond_the_five_red_flags() {
-        let detector = Detector::builtin();
+        let detector = builtin();
         let cases = [
             (
                 "I can't breathe properly and my chest hurts",
@@ -2278,7 +2847,7 @@ mod tests {
     #[test]
     fn matches_point_at_the_original_text() {
         let text = "Hola 🌸. Él me PEGÓ anoche";
-        let assessment = Detector::builtin().scan(text);
+        let assessment = builtin().scan(text);
         assert_eq!(assessment.level, Level::Urgent);
         let m = &assessment.matches[0];
         assert_eq!(m.category, Category::DomesticAbuse);
@@ -2291,7 +2860,7 @@ mod tests {
 
     #[test]
     fn topics_are_reported_and_ignore_negation() {
-        let detector = Detector::builtin();
+        let detector = builtin();
         assert!(detector
             .scan("we lost the baby at 12 weeks")
             .has_topic(Topic::Loss));
@@ -2358,6 +2927,26 @@ mod tests {
             ),
             (r#"{"language": "es", "sets": {"Pareja": ["el"]}}"#, "lexicon es: sets.Pareja: a set name uses"),
             (r#"{"language": "es", "negation_scope": ["no puedo"]}"#, "lexicon es: negation_scope[0]: \"no puedo\": ' '"),
+            (r#"{"language": "es", "spellings": ["q"]}"#, "lexicon es: spellings: expected an object of spellings"),
+            (r#"{"language": "es", "spellings": {"q": 3}}"#, "lexicon es: spellings.q: expected a string, found a number"),
+            (r#"{"language": "es", "spellings": {"*ao": "ado"}}"#, "lexicon es: spellings.*ao: a word ending is written with * on both sides"),
+            (r#"{"language": "es", "spellings": {"x y": "z"}}"#, "lexicon es: spellings.x y: \"x y\": ' ' is not allowed"),
+            (
+                r#"{"language": "es", "entries": [{"category": "low_mood", "level": "concern", "only_with": [], "phrases": ["x"]}]}"#,
+                "lexicon es: entries[0].only_with: empty",
+            ),
+            (
+                r#"{"language": "es", "entries": [{"category": "low_mood", "level": "urgent", "urgent_if_repeated": true, "phrases": ["x"]}]}"#,
+                "lexicon es: entries[0].urgent_if_repeated: only for a group whose level is concern",
+            ),
+            (
+                r#"{"language": "es", "entries": [{"category": "low_mood", "level": "concern", "urgent_if_repeated": "yes", "phrases": ["x"]}]}"#,
+                "lexicon es: entries[0].urgent_if_repeated: expected true or false, found a string",
+            ),
+            (
+                r##"{"language": "es", "entries": [{"category": "low_mood", "level": "concern", "phrases": ["#38.55-40"]}]}"##,
+                "lexicon es: entries[0].phrases[0]: \"#38.55-40\": \"#38.55-40\": a number range is written #16-36",
+            ),
         ];
         for (json, expected) in cases {
             let error = Lexicon::from_json(json).expect_err(json).to_string();
@@ -2391,7 +2980,7 @@ mod tests {
             ]}"#,
         )
         .expect("valid");
-        let detector = Detector::builtin().with(extra).expect("compiles");
+        let detector = builtin().clone().with(extra).expect("compiles");
         assert_eq!(
             detector.languages(),
             vec!["en", "es"],
@@ -2410,7 +2999,7 @@ mod tests {
             ]}"#,
         )
         .expect("valid");
-        let detector = Detector::builtin().with(french).expect("compiles");
+        let detector = builtin().clone().with(french).expect("compiles");
         assert_eq!(detector.languages(), vec!["en", "es", "fr"]);
         assert_eq!(detector.scan("j'ai envie de mourir").level, Level::Urgent);
     }
@@ -2442,9 +3031,214 @@ mod tests {
         );
     }
 
+    fn custom(json: &str) -> Detector {
+        Detector::new(vec![Lexicon::from_json(json).expect("valid")]).expect("compiles")
+    }
+
+    #[test]
+    fn decimal_numbers_are_one_word_and_ranges_can_require_them() {
+        let detector = custom(
+            r##"{"language": "xx", "entries": [
+                {"category": "red_flag", "red_flag": "baby_unwell", "level": "concern", "phrases": ["#38.0-42.9"]},
+                {"category": "red_flag", "red_flag": "waters_early", "level": "urgent", "phrases": ["waters {0,3} #16-36 weeks"]}
+            ]}"##,
+        );
+        assert_eq!(detector.scan("she's 38.5").level, Level::Concern);
+        assert_eq!(detector.scan("tiene 38,6").level, Level::Concern);
+        assert_eq!(detector.scan("38 weeks today").level, Level::None);
+        assert_eq!(
+            detector.scan("waters went at 36.5 weeks").level,
+            Level::Urgent
+        );
+        assert_eq!(detector.scan("waters went at 37 weeks").level, Level::None);
+        // Built in: a fever in the first weeks, written with a decimal point or comma.
+        assert_eq!(
+            level("mi bebé de 10 días tiene 38,4 de fiebre"),
+            Level::Urgent
+        );
+        assert_eq!(
+            level("baby is 9 days old and has a temperature of 38.2"),
+            Level::Urgent
+        );
+        assert_eq!(level("I'm 38.5 weeks and so uncomfortable"), Level::None);
+    }
+
+    #[test]
+    fn other_spellings_texting_forms_and_doubled_letters() {
+        let detector = custom(
+            r#"{"language": "xx", "spellings": {"u": "you", "r": "are", "*in": "*ing"},
+                "entries": [{"category": "low_mood", "level": "concern", "phrases": ["you are crying", "disappear forever"]}]}"#,
+        );
+        assert_eq!(detector.scan("u r cryin").level, Level::Concern);
+        assert_eq!(detector.scan("dissapear forever").level, Level::Concern);
+        assert_eq!(detector.scan("disapear foreverrrr").level, Level::Concern);
+        // Built in.
+        assert_eq!(level("i want to dissapear permanantly"), Level::Urgent);
+        assert_eq!(
+            level("toy harta, kiero desaparecer para siempre"),
+            Level::Urgent
+        );
+        assert_eq!(level("cant stop thinkin bout endin it all"), Level::Urgent);
+        // Short words match exactly: a nose is not a noose.
+        assert_eq!(
+            level("baby's got a blocked nose, are saline drops any good?"),
+            Level::None
+        );
+    }
+
+    #[test]
+    fn groups_after_the_first_word_are_matched_in_place() {
+        // Expanded into patterns this phrase would be 5 × 5 × 5 × 5 × 5 = 3125 variants.
+        let detector = custom(
+            r#"{"language": "xx", "entries": [{"category": "low_mood", "level": "concern", "phrases": [
+                "so (a b|c d|e f|g h|i j) (a b|c d|e f|g h|i j) (a b|c d|e f|g h|i j) (a b|c d|e f|g h|i j) (a b|c d|e f|g h|i j)?"
+            ]}]}"#,
+        );
+        assert!(
+            format!("{detector:?}").contains("patterns: 1 "),
+            "{detector:?}"
+        );
+        let assessment = detector.scan("so e f a b i j g h and more");
+        assert_eq!(assessment.level, Level::Concern);
+        let m = &assessment.matches[0];
+        assert_eq!(
+            m.end,
+            "so e f a b i j g h".len(),
+            "the optional group is left out"
+        );
+        assert_eq!(detector.scan("so e f a b i j").level, Level::None);
+    }
+
+    #[test]
+    fn only_with_and_urgent_if_repeated() {
+        let detector = custom(
+            r##"{"language": "xx", "negation": ["not"], "entries": [
+                {"category": "red_flag", "red_flag": "reduced_movements", "level": "concern", "only_with": ["#20-42 weeks", "bump"], "phrases": ["quiet today"]},
+                {"category": "red_flag", "red_flag": "chest_or_breathing", "level": "concern", "urgent_if_repeated": true, "phrases": ["calf is swollen", "short of breath", "breathless"]}
+            ]}"##,
+        );
+        assert_eq!(
+            detector.scan("she's quiet today, lovely").level,
+            Level::None
+        );
+        assert_eq!(detector.scan("quiet today, 34 weeks").level, Level::Concern);
+        assert_eq!(
+            detector.scan("quiet today, not 34 weeks").level,
+            Level::None,
+            "a negated gate does not open"
+        );
+        assert_eq!(detector.scan("calf is swollen").level, Level::Concern);
+        assert_eq!(
+            detector
+                .scan("calf is swollen and I'm short of breath")
+                .level,
+            Level::Urgent
+        );
+        assert_eq!(
+            detector.scan("short of breath, so breathless").level,
+            Level::Urgent
+        );
+    }
+
+    #[test]
+    fn end_of_clause_is_not_before_a_colon() {
+        let detector = custom(
+            r#"{"language": "xx", "entries": [{"category": "self_harm", "level": "concern", "phrases": ["i have a plan $"]}]}"#,
+        );
+        assert_eq!(detector.scan("I have a plan.").level, Level::Concern);
+        assert_eq!(
+            detector.scan("I have a plan, it's decided").level,
+            Level::Concern
+        );
+        assert_eq!(
+            detector.scan("I have a plan: nap when she naps").level,
+            Level::None
+        );
+        assert_eq!(
+            detector.scan("I have a plan for the birth").level,
+            Level::None
+        );
+    }
+
+    #[test]
+    fn someone_at_risk_now_keeps_the_level_of_reported_speech() {
+        // Someone else's risk is concern...
+        assert_eq!(
+            level("My sister told me she wants to kill herself"),
+            Level::Concern
+        );
+        // ...unless it is happening now and she is trying to help.
+        assert_eq!(
+            level("my friend says she's going to end it tonight, what do I do"),
+            Level::Urgent
+        );
+        assert_eq!(
+            level(
+                "mi amiga me escribió que se va a tomar todas las pastillas esta noche, qué hago??"
+            ),
+            Level::Urgent
+        );
+        assert_eq!(
+            level("my friend just told me she's taken a whole packet of pills"),
+            Level::Urgent
+        );
+        // Past or advice stays low.
+        assert_eq!(
+            level("my sister told me she used to self harm as a teenager"),
+            Level::None
+        );
+        assert_eq!(
+            level("the midwife told me that if I bleed heavily I should call"),
+            Level::None
+        );
+    }
+
+    #[test]
+    fn a_disclosure_after_a_joke_is_not_lowered() {
+        assert_eq!(
+            level("lol dying over here. jk but honestly i don't want to be here anymore"),
+            Level::Urgent
+        );
+        assert_eq!(
+            level("jajaja estoy muerta de sueño. bueno, en serio, no quiero seguir viviendo"),
+            Level::Urgent
+        );
+        assert_eq!(level("I want to die lol"), Level::Concern);
+    }
+
+    #[test]
+    fn a_phrase_that_carries_its_negation_stands_and_reassurance_lowers_a_fear() {
+        assert_eq!(
+            level("don't think i can stop myself hurting her if she keeps screaming"),
+            Level::Urgent
+        );
+        assert_eq!(
+            level("no me veo capaz de no hacerle daño cuando llora así"),
+            Level::Urgent
+        );
+        assert_eq!(level("I'd never hurt her, I just need sleep"), Level::None);
+        assert_eq!(level("I'm scared to be alone with her"), Level::Urgent);
+        assert_eq!(
+            level("I'm scared to be alone with her, not because I'd do anything, I just feel clueless"),
+            Level::Concern
+        );
+    }
+
+    #[test]
+    fn a_question_about_now_is_not_a_general_question() {
+        assert_eq!(
+            level("vos sabés si es normal que no se mueva nada desde anoche? 35 semanas"),
+            Level::Urgent
+        );
+        assert_eq!(
+            level("How long does bleeding last after a c-section?"),
+            Level::None
+        );
+    }
+
     #[test]
     fn a_long_message_is_scanned_in_one_pass() {
-        let detector = Detector::builtin();
+        let detector = builtin();
         let mut text = String::new();
         while text.len() < 5_000 {
             text.push_str(

@@ -185,3 +185,68 @@ fn held_out_evaluation() {
     let report = evaluate("risk-eval.tsv");
     assert_bars("risk-eval.tsv", &report);
 }
+
+/// The fresh set (506 messages), written by a new author without seeing the detector, its
+/// lexicons or the earlier sets. Its first, clean run (2026-11-23), rows expected, columns
+/// detected:
+///
+/// ```text
+///            none  concern  urgent
+///   none      245        8       3
+///   concern    40       38       0
+///   urgent     56        9     107     urgent recall 107/172 = 0.622
+///                                      everyday false alarms 2/175 = 0.011
+/// ```
+///
+/// The detector was then widened by families of risk after reading that run's misses (each
+/// family also written out afresh, positives and look-alikes, in `risk-dev.tsv`). After that
+/// work:
+///
+/// ```text
+///            none  concern  urgent
+///   none      255        1       0
+///   concern     2       76       0
+///   urgent      0        0     172     urgent recall 172/172 = 1.000
+///                                      everyday false alarms 0/175 = 0.000
+/// ```
+///
+/// Those figures were tuned with this set in view, so they measure nothing: this set too now
+/// guards against regressions, and `risk-fresh2.tsv` measures what the detector learned.
+#[test]
+fn fresh_evaluation() {
+    let report = evaluate("risk-fresh.tsv");
+    assert_bars("risk-fresh.tsv", &report);
+}
+
+/// The second fresh set (505 messages, another new author), run after the detector was tuned
+/// on every earlier set. It was never used for tuning: it is the honest measure of how the
+/// detector does on wording nobody has fed it. Its runs (2026-11-23), rows expected, columns
+/// detected:
+///
+/// ```text
+///            none  concern  urgent
+///   none      229        2       2
+///   concern    30       52       1
+///   urgent     48       21     120     urgent recall 120/189 = 0.635
+///                                      everyday false alarms 1/166 = 0.006
+/// ```
+///
+/// **The 0.95 urgent-recall target is not met on unseen text.** A lexicon detector catches
+/// the wordings it has been given and about two thirds of new ones. This test guards the
+/// figures above against regressions (the floors below), and must never be used to tune the
+/// detector: reading its misses and widening the lexicons would turn it into another
+/// development set, as happened to `risk-eval.tsv` and `risk-fresh.tsv`.
+#[test]
+fn second_fresh_evaluation_is_held_out() {
+    let report = evaluate("risk-fresh2.tsv");
+    assert!(
+        report.urgent_recall >= 0.60,
+        "risk-fresh2.tsv: urgent recall {:.3} fell below its recorded 0.635 (floor 0.60)",
+        report.urgent_recall
+    );
+    assert!(
+        report.everyday_false_alarms <= EVERYDAY_FALSE_ALARMS,
+        "risk-fresh2.tsv: false alarms on everyday talk {:.3} are above {EVERYDAY_FALSE_ALARMS}",
+        report.everyday_false_alarms
+    );
+}
