@@ -203,3 +203,21 @@ pub fn relay() -> (tempfile::TempDir, hearth_relay::RelayHandle) {
     let handle = hearth_relay::spawn_for_tests(&dir.path().join("relay.db"));
     (dir, handle)
 }
+
+/// Every byte of every file directly in `dir` (a relay's database, WAL and journal), for tests
+/// that check nothing readable is stored there.
+pub fn all_bytes_of(dir: &std::path::Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read dir") {
+        let p = e.expect("dir entry").path();
+        if p.is_file() {
+            out.extend(std::fs::read(&p).expect("read file"));
+        }
+    }
+    out
+}
+
+/// Whether `needle` appears in `hay` as UTF-8 bytes.
+pub fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}

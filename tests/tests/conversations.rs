@@ -3,22 +3,7 @@
 //! only the two can read, and a third person can never join.
 
 use hearth_core::{Error, Role};
-use hearth_tests::devices::{relay, Device};
-
-fn all_bytes_of(dir: &std::path::Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_file() {
-            out.extend(std::fs::read(&p).unwrap());
-        }
-    }
-    out
-}
-
-fn contains(hay: &[u8], needle: &str) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
-}
+use hearth_tests::devices::{all_bytes_of, contains, relay, Device};
 
 #[test]
 fn only_the_two_can_read_a_conversation_and_a_third_can_never_join() {

@@ -5,22 +5,7 @@
 use hearth_core::notes::{NoteBody, ReportReason, Severity, Tier};
 use hearth_core::{DeviceId, Error, Role};
 use hearth_safety::epds::Answers;
-use hearth_tests::devices::{relay, Device};
-
-fn all_bytes_of(dir: &std::path::Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_file() {
-            out.extend(std::fs::read(&p).unwrap());
-        }
-    }
-    out
-}
-
-fn contains(hay: &[u8], needle: &str) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
-}
+use hearth_tests::devices::{all_bytes_of, contains, relay, Device};
 
 fn device_of(d: &Device) -> DeviceId {
     d.companion.profile().device
