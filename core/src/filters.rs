@@ -122,6 +122,15 @@ pub(crate) fn assess(text: &str, warning: Option<&str>) -> Assessment {
     }
 }
 
+/// The detector's categories as the names stored and shown (`self_harm`, `red_flag`, …).
+pub(crate) fn category_names(assessment: &Assessment) -> Vec<String> {
+    assessment
+        .categories
+        .iter()
+        .map(|c| c.as_str().to_string())
+        .collect()
+}
+
 impl Companion {
     /// This member's content filters.
     pub fn content_filters(&self) -> Result<ContentFilters> {

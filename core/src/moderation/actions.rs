@@ -672,7 +672,6 @@ pub(crate) fn utc(ms: i64) -> String {
 
 /// Where a planned ending stands now, and what to tell members.
 fn ending_view(e: &Ending, names: &BTreeMap<DeviceId, String>, now: i64) -> EndingView {
-    const DAY: i64 = 24 * 3_600_000;
     let when = utc(e.ends_at);
     let next = if e.next.is_empty() {
         String::new()
@@ -694,12 +693,12 @@ fn ending_view(e: &Ending, names: &BTreeMap<DeviceId, String>, now: i64) -> Endi
                  goodbye and to keep what you'd like (you can export your messages).{next}"
             )),
         )
-    } else if e.ends_at - now <= 7 * DAY {
+    } else if e.ends_at - now <= 7 * DAY_MS {
         (
             "one_week",
             Some(format!("This group ends in a week, on {when}.{next}")),
         )
-    } else if e.ends_at - now <= 28 * DAY {
+    } else if e.ends_at - now <= 28 * DAY_MS {
         (
             "four_weeks",
             Some(format!(

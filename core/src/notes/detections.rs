@@ -107,11 +107,7 @@ pub(crate) fn scan_received<'a>(
             message: r.id,
             author: r.author,
             level: assessment.level,
-            categories: assessment
-                .categories
-                .iter()
-                .map(|c| c.as_str().to_string())
-                .collect(),
+            categories: crate::filters::category_names(&assessment),
             text: r.text.clone(),
             sent_at: r.sent_at,
             found_at: existing.map_or(now, |d| d.found_at),

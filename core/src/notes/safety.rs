@@ -14,6 +14,7 @@ use crate::error::{Error, InputError, Result};
 use crate::group::storage;
 use crate::group::GroupId;
 use crate::identity::Role;
+use crate::moderation::actions::moderators;
 use crate::sync::resolve_member;
 
 use super::views::{alert_progress, fold, ladder_alert};
@@ -22,6 +23,13 @@ use super::{store, NoteBody, NoteId};
 const REGION_KEY: &str = "help_region";
 const EPDS_CONTENT_KEY: &str = "epds_content";
 const HELP_CARDS_KEY: &str = "help_cards";
+
+/// The sample cards built into the app, parsed once per process: the duty banner is part of
+/// the moderation view, which shells re-read after every change.
+fn builtin_cards() -> &'static HelpCards {
+    static CARDS: std::sync::OnceLock<HelpCards> = std::sync::OnceLock::new();
+    CARDS.get_or_init(HelpCards::builtin)
+}
 
 /// A member's own alert, as she sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -142,11 +150,7 @@ impl Companion {
         };
         Ok(DraftCheck {
             level: assessment.level,
-            categories: assessment
-                .categories
-                .iter()
-                .map(|c| c.as_str().to_string())
-                .collect(),
+            categories: crate::filters::category_names(&assessment),
             red_flags: assessment
                 .red_flags
                 .iter()
@@ -158,25 +162,27 @@ impl Companion {
                 Level::Concern => Some(Severity::Concern),
                 Level::Urgent => Some(Severity::Urgent),
             },
-            can_alert: summary
-                .members
-                .iter()
-                .any(|m| m.role == Role::Moderator && m.device != me),
+            can_alert: moderators(&summary.members).iter().any(|d| *d != me),
         })
     }
 
     /// Where to get help now for `situation`, from this profile's region's help card.
     pub fn help_now(&self, situation: Situation) -> Result<HelpNow> {
-        let card = self.help_card()?;
-        Ok(HelpNow::new(&card, self.help_cards()?.notice(), situation))
+        let cards = self.help_cards()?;
+        Ok(HelpNow::new(
+            self.region_card(&cards)?,
+            cards.notice(),
+            situation,
+        ))
     }
 
     /// The banner a group shows while no moderator is on duty: crisis lines and the
     /// emergency number, with the maternity triage advice too (a red flag cannot wait for a
     /// moderator either).
     pub(crate) fn duty_banner(&self) -> Result<HelpNow> {
-        let card = self.help_card()?;
-        let mut banner = HelpNow::new(&card, self.help_cards()?.notice(), Situation::LowMood);
+        let cards = self.help_cards()?;
+        let card = self.region_card(&cards)?;
+        let mut banner = HelpNow::new(card, cards.notice(), Situation::LowMood);
         banner.maternity_triage = Some(card.maternity_triage.clone());
         Ok(banner)
     }
@@ -255,7 +261,7 @@ impl Companion {
         match installed {
             Some(json) => HelpCards::from_json(&json)
                 .map_err(|e| InputError::new("help cards", e.to_string()).into()),
-            None => Ok(HelpCards::builtin()),
+            None => Ok(builtin_cards().clone()),
         }
     }
 
@@ -288,12 +294,14 @@ impl Companion {
     /// The help card for this profile's region (set with [`Companion::set_help_region`];
     /// the default card until then). Works offline: it is on the device.
     pub fn help_card(&self) -> Result<HelpCard> {
+        Ok(self.region_card(&self.help_cards()?)?.clone())
+    }
+
+    /// This profile's region's card among `cards`.
+    fn region_card<'a>(&self, cards: &'a HelpCards) -> Result<&'a HelpCard> {
         let region: Option<String> =
             store::setting(self.store.conn(), self.store.cipher(), REGION_KEY)?;
-        Ok(self
-            .help_cards()?
-            .for_region(region.as_deref().unwrap_or("default"))
-            .clone())
+        Ok(cards.for_region(region.as_deref().unwrap_or("default")))
     }
 
     /// Sets the region whose help card this profile shows (like "GB" or "ES").
