@@ -349,6 +349,18 @@ pub fn due_list(
     if !volunteer.on_duty {
         return Vec::new();
     }
+    due_for(&volunteer.id, schedules, records, now, policy)
+}
+
+/// [`due_list`] for the volunteer `volunteer` (her id), who is on duty: for a device that
+/// keeps her duty itself.
+pub fn due_for(
+    volunteer: &str,
+    schedules: &[Schedule],
+    records: &[CheckInRecord],
+    now: DateTime<Utc>,
+    policy: &DuePolicy,
+) -> Vec<DueItem> {
     let mut by_occurrence: BTreeMap<(&str, NaiveDate), Vec<&CheckInRecord>> = BTreeMap::new();
     for r in records {
         by_occurrence
@@ -357,7 +369,7 @@ pub fn due_list(
             .push(r);
     }
     let mut items = Vec::new();
-    for s in schedules.iter().filter(|s| s.volunteer == volunteer.id) {
+    for s in schedules.iter().filter(|s| s.volunteer == volunteer) {
         for occurrence in [s.latest_at_or_before(now), s.next_after(now)]
             .into_iter()
             .flatten()

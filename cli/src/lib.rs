@@ -11,6 +11,7 @@
 //! Exit codes: 0 success, 1 the operation failed (store, crypto, file system, relay
 //! unreachable), 2 bad input or usage (the message says what to change).
 
+mod checkins;
 mod moderate;
 mod plan;
 mod relay;
@@ -186,6 +187,8 @@ enum Command {
     Moderate(moderate::ModCommand),
     #[command(flatten)]
     Care(moderate::CareCommand),
+    #[command(flatten)]
+    Checkins(checkins::CheckinCommand),
     /// The on-device risk detector (needs no profile).
     #[command(subcommand)]
     Safety(safety::SafetyCommand),
@@ -828,6 +831,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Moderate(cmd) => moderate::run(cmd, &home, secret, &mut out)?,
         Command::Care(cmd) => moderate::run_care(cmd, &home, secret, &mut out)?,
+        Command::Checkins(cmd) => checkins::run(cmd, &home, secret, &mut out)?,
         Command::Safety(_) | Command::Epds(_) | Command::Match { .. } | Command::Cohorts(_) => {
             unreachable!("handled before the secret is read")
         }

@@ -188,6 +188,11 @@ impl Companion {
         Ok(self.store.close()?)
     }
 
+    /// This profile's clock (milliseconds since 1970): the system clock, or a test's.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
     pub fn store_path(&self) -> PathBuf {
         self.store.path().to_path_buf()
     }

@@ -852,3 +852,93 @@ fn planners_read_json_and_name_the_bad_field() {
         stderr(&out)
     );
 }
+
+#[test]
+fn check_ins_from_the_command_line() {
+    let (_dir, relay) = relay();
+    let url = relay.url();
+    let jo = init("Jo", "volunteer", &url);
+    let bea = init("Bea", "mother", &url);
+    let convo = "Jo and Bea";
+    ok(&jo, &["group", "conversation", "--name", convo]);
+    let invite = json(&jo, &["invite", convo, "--json"]);
+    ok(&bea, &["join", invite["code"].as_str().unwrap()]);
+    for home in [&jo, &bea, &jo, &bea] {
+        ok(home, &["sync"]);
+    }
+
+    // Bad input names the flag or field; nothing is planned.
+    let err = fails(
+        &jo,
+        &[
+            "checkin",
+            "plan",
+            convo,
+            "--day",
+            "tuesday",
+            "--at",
+            "25:00",
+            "--tz",
+            "Europe/London",
+        ],
+        2,
+    );
+    assert!(err.contains("at"), "{err}");
+    let err = fails(
+        &jo,
+        &[
+            "checkin",
+            "plan",
+            convo,
+            "--day",
+            "tuesday",
+            "--at",
+            "19:00",
+            "--tz",
+            "Nowhere/Town",
+        ],
+        2,
+    );
+    assert!(err.contains("time_zone"), "{err}");
+    let err = fails(&jo, &["volunteer", "--cap", "0"], 2);
+    assert!(err.contains("cap"), "{err}");
+
+    let plan = json(
+        &jo,
+        &[
+            "checkin",
+            "plan",
+            convo,
+            "--day",
+            "tuesday",
+            "--at",
+            "19:00",
+            "--tz",
+            "Europe/London",
+            "--json",
+        ],
+    );
+    assert!(plan["plan"].as_str().unwrap().contains("19:00"), "{plan}");
+    let v = json(&jo, &["checkins", "--json"]);
+    assert_eq!(
+        (v["caseload"].as_u64(), v["on_duty"].as_bool()),
+        (Some(1), Some(true))
+    );
+    ok(&jo, &["sync"]);
+    ok(&bea, &["sync"]);
+    let mine = json(&bea, &["checkin", "mine", "--json"]);
+    assert_eq!(mine[0]["volunteer"], "Jo", "{mine}");
+    let skipped = json(&bea, &["checkin", "skip", convo, "--json"]);
+    assert_eq!(skipped["date"], mine[0]["next_date"], "{skipped}");
+
+    let err = fails(&jo, &["checkin", "record", convo, "--outcome", "fine"], 2);
+    assert!(err.contains("--outcome"), "{err}");
+    let err = fails(&jo, &["supervision", "send", "A heavy week"], 2);
+    assert!(err.contains("debrief"), "{err}");
+    let off = json(&jo, &["volunteer", "--off", "--json"]);
+    assert_eq!(off["on_duty"], false);
+    assert_eq!(
+        json(&jo, &["checkins", "--json"])["due"],
+        serde_json::json!([])
+    );
+}

@@ -12,6 +12,7 @@
 //! Every device checks what it receives: a report or alert is taken only by a moderator's
 //! device; a report's progress, an alert's acknowledgement and a nudge only from a moderator.
 
+pub mod checkins;
 pub mod detections;
 pub mod safety;
 pub mod store;
@@ -219,6 +220,25 @@ pub enum NoteBody {
         #[serde(rename = "a")]
         taken_at: i64,
     },
+    /// A volunteer's check-in plan for the mother in their conversation; `None` ends it.
+    #[serde(rename = "checkin_plan")]
+    CheckinPlan {
+        #[serde(rename = "s")]
+        schedule: Option<hearth_care::schedule::Schedule>,
+    },
+    /// About one check-in: the mother's snooze or skip (sent to her volunteer), or the
+    /// volunteer's outcome (kept on her own device, never sent).
+    #[serde(rename = "checkin")]
+    CheckinRecord {
+        #[serde(rename = "r")]
+        record: hearth_care::schedule::CheckInRecord,
+    },
+    /// A volunteer's private note to her supervisors (the debrief group's moderators).
+    #[serde(rename = "supervision")]
+    Supervision {
+        #[serde(rename = "x")]
+        text: String,
+    },
 }
 
 impl NoteBody {
@@ -230,6 +250,9 @@ impl NoteBody {
             NoteBody::AlertUpdate { .. } => "alert_state",
             NoteBody::Nudge { .. } => "nudge",
             NoteBody::Epds { .. } => "epds",
+            NoteBody::CheckinPlan { .. } => "checkin_plan",
+            NoteBody::CheckinRecord { .. } => "checkin",
+            NoteBody::Supervision { .. } => "supervision",
         }
     }
 
@@ -279,6 +302,26 @@ impl NoteBody {
                 if *total > 30 || flags.len() > 4 {
                     return Err(InputError::new("epds", "not a self-check result"));
                 }
+            }
+            NoteBody::CheckinPlan { schedule } => {
+                if let Some(s) = schedule {
+                    s.validate()
+                        .map_err(|e| InputError::new("schedule", e.to_string()))?;
+                }
+            }
+            NoteBody::CheckinRecord { record } => {
+                if let hearth_care::schedule::Action::Done { note: Some(n), .. } = &record.action {
+                    text("note", n)?;
+                }
+            }
+            NoteBody::Supervision { text: t } => {
+                if t.trim().is_empty() {
+                    return Err(InputError::new(
+                        "text",
+                        "a supervision note needs some words",
+                    ));
+                }
+                text("text", t)?
             }
         }
         Ok(())
@@ -398,6 +441,23 @@ pub fn open_note(
         }
         NoteBody::AlertUpdate { member, .. } => sender_moderates && (i_moderate || *member == me),
         NoteBody::Nudge { .. } => sender_moderates,
+        // Check-ins live in a conversation: the volunteer who started it (its moderator)
+        // plans them for the other person; the mother snoozes or skips, to the volunteer. An
+        // outcome is never sent: one arriving is refused. A plan must name the two people.
+        NoteBody::CheckinPlan { schedule } => {
+            sender_moderates
+                && schedule.as_ref().is_none_or(|s| {
+                    s.id == group.to_hex()
+                        && s.volunteer == h.from.to_hex()
+                        && s.mother == me.to_hex()
+                })
+        }
+        NoteBody::CheckinRecord { record } => {
+            i_moderate
+                && record.schedule == group.to_hex()
+                && !matches!(record.action, hearth_care::schedule::Action::Done { .. })
+        }
+        NoteBody::Supervision { .. } => i_moderate,
     };
     if !allowed {
         return Err(format!(

@@ -1,0 +1,340 @@
+//! `hearth checkins`, `hearth checkin …`, `hearth volunteer` and `hearth supervision`: a peer
+//! volunteer's check-ins with the mothers she supports, her duty and caseload cap, and her
+//! notes to her supervisors. JSON shapes: `docs/cli.md`.
+
+use std::io::Write;
+use std::path::Path;
+
+use clap::Subcommand;
+use serde_json::json;
+
+use hearth_core::notes::checkins::{parse_outcome, PlanRequest};
+use hearth_core::{Companion, InputError, StoreSecret};
+
+use crate::{print_json, rfc3339, Failure};
+
+#[derive(Subcommand)]
+pub(crate) enum CheckinCommand {
+    /// Your due and overdue check-ins (volunteers): overdue first, then due, then those
+    /// coming within a day. Empty while you are off duty.
+    Checkins {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Plan, record, snooze or skip check-ins.
+    #[command(subcommand)]
+    Checkin(CheckinAction),
+    /// Your duty and caseload as a volunteer: `--off` stops every prompt while you are off.
+    Volunteer {
+        /// Go on duty.
+        #[arg(long, conflicts_with = "off")]
+        on: bool,
+        /// Go off duty: no prompts and no new mothers while off.
+        #[arg(long)]
+        off: bool,
+        /// The most mothers you support at once (1 to 20).
+        #[arg(long)]
+        cap: Option<u32>,
+        /// Your volunteers' debrief group: its moderators receive your follow-ups and
+        /// supervision notes.
+        #[arg(long, value_name = "GROUP")]
+        debrief: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Private notes to your supervisors (your debrief group's moderators).
+    #[command(subcommand)]
+    Supervision(SupervisionAction),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum CheckinAction {
+    /// Plan recurring check-ins in a one-to-one conversation you started (weekly by default),
+    /// on the mother's clock.
+    Plan {
+        /// The conversation (id or name).
+        group: String,
+        /// Day of the week on her clock: monday … sunday.
+        #[arg(long)]
+        day: String,
+        /// Time on her clock, HH:MM.
+        #[arg(long)]
+        at: String,
+        /// Her time zone (IANA), such as Europe/London.
+        #[arg(long = "tz", value_name = "ZONE")]
+        time_zone: String,
+        /// Weeks between check-ins.
+        #[arg(long, default_value_t = 1)]
+        every: u32,
+        /// First possible date, YYYY-MM-DD (default: today on her clock).
+        #[arg(long)]
+        start: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record how a check-in went: talked, no-reply or needs-follow-up. The outcome and note
+    /// stay on this device; needs-follow-up also alerts your debrief group's moderators.
+    Record {
+        group: String,
+        #[arg(long)]
+        outcome: String,
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Which check-in (her date, YYYY-MM-DD); default the latest that has come.
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// End the check-ins in a conversation (the conversation stays).
+    End {
+        group: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Your check-ins with your volunteer (mothers): the plan and the next one.
+    Mine {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask for your next check-in later (mothers); no reason needed.
+    Snooze {
+        group: String,
+        /// How many hours later (1 to 672).
+        #[arg(long)]
+        hours: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Skip your next check-in (mothers); no reason needed.
+    Skip {
+        group: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum SupervisionAction {
+    /// Send a private note to your supervisors.
+    Send {
+        text: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Supervision notes sent or received in a group.
+    List {
+        group: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn queued(out: &mut impl Write, said: &str) -> Result<(), Failure> {
+    writeln!(
+        out,
+        "{said}; saved on this device, it goes with your next `hearth sync`"
+    )?;
+    Ok(())
+}
+
+pub(crate) fn run(
+    cmd: CheckinCommand,
+    home: &Path,
+    secret: StoreSecret,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let mut c = Companion::open(home, secret)?;
+    match cmd {
+        CheckinCommand::Checkins { json } => {
+            let v = c.checkins()?;
+            if json {
+                print_json(out, &v)?;
+            } else if !v.on_duty {
+                writeln!(
+                    out,
+                    "you are off duty: no check-in prompts until `hearth volunteer --on`"
+                )?;
+            } else if v.due.is_empty() {
+                writeln!(
+                    out,
+                    "nothing due; you support {} of at most {} mothers",
+                    v.caseload, v.cap
+                )?;
+            } else {
+                for d in &v.due {
+                    writeln!(
+                        out,
+                        "{:<8} {} at {} her time ({})  {}",
+                        d.state, d.mother, d.her_time, d.date, d.group
+                    )?;
+                }
+            }
+        }
+        CheckinCommand::Checkin(action) => run_action(&mut c, action, out)?,
+        CheckinCommand::Volunteer {
+            on,
+            off,
+            cap,
+            debrief,
+            json,
+        } => {
+            if on || off {
+                c.set_volunteer_duty(on)?;
+            }
+            if let Some(cap) = cap {
+                c.set_caseload_cap(cap)?;
+            }
+            if let Some(g) = debrief {
+                let g = c.find_group(&g)?.id;
+                c.set_debrief_group(&g)?;
+            }
+            let v = c.checkins()?;
+            if json {
+                print_json(
+                    out,
+                    &json!({"on_duty": v.on_duty, "cap": v.cap, "caseload": v.caseload,
+                            "debrief_group": v.debrief_group}),
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "{}; supporting {} of at most {} mothers; debrief group: {}",
+                    if v.on_duty { "on duty" } else { "off duty" },
+                    v.caseload,
+                    v.cap,
+                    v.debrief_group.as_deref().unwrap_or("none chosen")
+                )?;
+            }
+        }
+        CheckinCommand::Supervision(SupervisionAction::Send { text, json }) => {
+            let id = c.supervision_note(&text)?;
+            if json {
+                print_json(out, &json!({"id": id.to_hex(), "synced": false}))?;
+            } else {
+                queued(out, "supervision note written")?;
+            }
+        }
+        CheckinCommand::Supervision(SupervisionAction::List { group, json }) => {
+            let g = c.find_group(&group)?.id;
+            let notes = c.supervision_notes(&g)?;
+            if json {
+                print_json(out, &notes)?;
+            } else {
+                for n in &notes {
+                    writeln!(out, "[{}] {}: {}", rfc3339(n.at), n.from, n.text)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run_action(
+    c: &mut Companion,
+    action: CheckinAction,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    match action {
+        CheckinAction::Plan {
+            group,
+            day,
+            at,
+            time_zone,
+            every,
+            start,
+            json,
+        } => {
+            let g = c.find_group(&group)?.id;
+            let plan = c.plan_checkins(
+                &g,
+                &PlanRequest {
+                    day,
+                    at,
+                    time_zone,
+                    every_weeks: every,
+                    start,
+                },
+            )?;
+            if json {
+                print_json(
+                    out,
+                    &json!({"group": g.to_hex(), "plan": plan, "synced": false}),
+                )?;
+            } else {
+                queued(out, &format!("check-ins planned {plan}"))?;
+            }
+        }
+        CheckinAction::Record {
+            group,
+            outcome,
+            note,
+            date,
+            json,
+        } => {
+            let outcome =
+                parse_outcome(&outcome).map_err(|e| InputError::new("--outcome", e.reason))?;
+            let g = c.find_group(&group)?.id;
+            let r = c.record_checkin(&g, outcome, &note, date.as_deref())?;
+            if json {
+                print_json(out, &r)?;
+            } else {
+                writeln!(out, "recorded the check-in of {} as {}", r.date, r.outcome)?;
+                if r.follow_up_alert.is_some() {
+                    queued(out, "your debrief group's moderators are alerted")?;
+                }
+            }
+        }
+        CheckinAction::End { group, json } => {
+            let g = c.find_group(&group)?.id;
+            let id = c.end_checkins(&g)?;
+            if json {
+                print_json(out, &json!({"id": id.to_hex(), "synced": false}))?;
+            } else {
+                queued(out, "check-ins ended")?;
+            }
+        }
+        CheckinAction::Mine { json } => {
+            let mine = c.my_checkins()?;
+            if json {
+                print_json(out, &mine)?;
+            } else if mine.is_empty() {
+                writeln!(out, "no check-ins are planned with you")?;
+            } else {
+                for m in &mine {
+                    let next = m.next_at.map(rfc3339).unwrap_or_else(|| "none".into());
+                    writeln!(out, "with {}: {}; next {next}", m.volunteer, m.plan)?;
+                }
+            }
+        }
+        CheckinAction::Snooze { group, hours, json } => {
+            if hours == 0 || hours > 672 {
+                return Err(InputError::new("--hours", "1 to 672 (four weeks)").into());
+            }
+            let g = c.find_group(&group)?.id;
+            let until = c.now_ms() + i64::from(hours) * 3_600_000;
+            let date = c.snooze_checkin(&g, until)?;
+            if json {
+                print_json(
+                    out,
+                    &json!({"date": date, "until": rfc3339(until), "synced": false}),
+                )?;
+            } else {
+                queued(
+                    out,
+                    &format!("the check-in of {date} is snoozed until {}", rfc3339(until)),
+                )?;
+            }
+        }
+        CheckinAction::Skip { group, json } => {
+            let g = c.find_group(&group)?.id;
+            let date = c.skip_checkin(&g)?;
+            if json {
+                print_json(out, &json!({"date": date, "synced": false}))?;
+            } else {
+                queued(out, &format!("the check-in of {date} is skipped"))?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! Check-ins between a volunteer and a mother, through the relay: the plan reaches the mother,
+//! the volunteer's due list moves from upcoming to due to overdue with the clock, the mother
+//! snoozes without a reason, outcomes stay on the volunteer's phone, "needs follow-up" reaches
+//! her coordinators' queue as an alert, off duty means no prompts, the caseload cap holds, and
+//! supervision notes reach only the supervisors. Nothing of it is readable on the relay.
+
+use hearth_core::notes::checkins::{parse_outcome, PlanRequest};
+use hearth_core::{Clock, Error, GroupId, Role};
+use hearth_tests::devices::{all_bytes_of, contains, relay, Device};
+
+const HOUR: i64 = 3_600_000;
+
+fn weekly(day: &str) -> PlanRequest {
+    PlanRequest {
+        day: day.into(),
+        at: "19:00".into(),
+        time_zone: "Europe/London".into(),
+        every_weeks: 1,
+        start: None,
+    }
+}
+
+fn input_field(e: Error) -> String {
+    match e {
+        Error::Input(i) => i.field,
+        other => panic!("expected an input error, got {other}"),
+    }
+}
+
+fn conversation(jo: &mut Device, mother: &mut Device, name: &str) -> GroupId {
+    let c = jo.companion.start_conversation(name).unwrap();
+    jo.sync();
+    jo.admit(&c.id, mother, Role::Mother);
+    mother.sync();
+    c.id
+}
+
+#[test]
+fn a_volunteers_check_ins_from_plan_to_follow_up() {
+    let (dir, relay) = relay();
+    let url = relay.url();
+    let mut ruth = Device::new("Ruth", Role::Moderator, &url);
+    let mut jo = Device::new("Jo", Role::Volunteer, &url);
+    let mut amina = Device::new("Amina", Role::Mother, &url);
+
+    // The coordinators' debrief group, with Jo in it.
+    let debrief = ruth.create_group("Volunteers' debrief");
+    ruth.admit(&debrief, &mut jo, Role::Volunteer);
+    let c = conversation(&mut jo, &mut amina, "Jo and Amina");
+
+    // Only the volunteer plans; bad input names its field.
+    assert!(matches!(
+        amina.companion.plan_checkins(&c, &weekly("tuesday")),
+        Err(Error::NotAllowed { .. })
+    ));
+    let mut bad = weekly("tuesday");
+    bad.time_zone = "Mars/Olympus".into();
+    assert_eq!(
+        input_field(jo.companion.plan_checkins(&c, &bad).unwrap_err()),
+        "time_zone"
+    );
+    let mut bad = weekly("someday");
+    bad.start = Some("2026-02-30".into());
+    let field = input_field(jo.companion.plan_checkins(&c, &bad).unwrap_err());
+    assert!(field == "day" || field == "start", "{field}");
+    let mut bad = weekly("tuesday");
+    bad.every_weeks = 0;
+    assert_eq!(
+        input_field(jo.companion.plan_checkins(&c, &bad).unwrap_err()),
+        "every_weeks"
+    );
+    assert!(
+        jo.companion.checkins().unwrap().due.is_empty(),
+        "bad plans wrote nothing"
+    );
+
+    let plan = jo.companion.plan_checkins(&c, &weekly("tuesday")).unwrap();
+    assert!(
+        plan.contains("weekly on Tue at 19:00 (Europe/London)"),
+        "{plan}"
+    );
+    jo.sync();
+    amina.sync();
+    let mine = amina.companion.my_checkins().unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].volunteer, "Jo");
+    let first = mine[0].next_at.expect("a next check-in");
+
+    // The due list follows the clock: upcoming within a day, due at its time, overdue a day
+    // after.
+    let state_at = |jo: &Device, t: i64| {
+        jo.clock.set(t);
+        let view = jo.companion.checkins().unwrap();
+        view.due
+            .iter()
+            .map(|d| (d.mother.clone(), d.state))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        state_at(&jo, first - 2 * HOUR),
+        [("Amina".into(), "upcoming")]
+    );
+    assert_eq!(state_at(&jo, first + HOUR), [("Amina".into(), "due")]);
+    assert_eq!(
+        state_at(&jo, first + 25 * HOUR),
+        [("Amina".into(), "overdue")]
+    );
+
+    // She snoozes it (no reason asked); Jo's list waits for the end of her snooze.
+    amina.clock.set(first + HOUR);
+    amina
+        .companion
+        .snooze_checkin(&c, first + 5 * HOUR)
+        .unwrap();
+    amina.sync();
+    jo.sync();
+    jo.clock.set(first + 2 * HOUR);
+    let view = jo.companion.checkins().unwrap();
+    assert_eq!(view.due.len(), 1);
+    assert_eq!(view.due[0].state, "upcoming");
+    assert_eq!(view.due[0].snoozed_until, Some(first + 5 * HOUR));
+
+    // Talked: the prompt goes; next week's is not yet within a day.
+    jo.clock.set(first + 6 * HOUR);
+    let done = jo
+        .companion
+        .record_checkin(&c, parse_outcome("talked").unwrap(), "", None)
+        .unwrap();
+    assert_eq!(done.outcome, "talked");
+    assert!(done.follow_up_alert.is_none());
+    assert!(jo.companion.checkins().unwrap().due.is_empty());
+
+    // Off duty: no prompts at all; back on duty, next week's shows.
+    let next_week = first + 7 * 24 * HOUR;
+    jo.clock.set(next_week + HOUR);
+    jo.companion.set_volunteer_duty(false).unwrap();
+    let off = jo.companion.checkins().unwrap();
+    assert!(!off.on_duty && off.due.is_empty(), "{off:?}");
+    jo.companion.set_volunteer_duty(true).unwrap();
+    assert_eq!(jo.companion.checkins().unwrap().due.len(), 1);
+
+    // Needs follow-up: refused until she has a debrief group, and nothing is recorded.
+    let worry = "She said she has not slept in three days and feels far away from the baby";
+    let follow_up = parse_outcome("needs-follow-up").unwrap();
+    let err = jo
+        .companion
+        .record_checkin(&c, follow_up, worry, None)
+        .unwrap_err();
+    assert_eq!(input_field(err), "debrief");
+    assert_eq!(
+        jo.companion.checkins().unwrap().due.len(),
+        1,
+        "nothing recorded"
+    );
+    jo.companion.set_debrief_group(&debrief).unwrap();
+    let raised = jo
+        .companion
+        .record_checkin(&c, follow_up, worry, None)
+        .unwrap();
+    let alert = raised
+        .follow_up_alert
+        .expect("an alert to the coordinators");
+    jo.sync();
+    ruth.sync();
+    let queue = ruth.companion.queue(false).unwrap();
+    let item = queue
+        .iter()
+        .find(|q| q.id == alert)
+        .expect("the follow-up in Ruth's queue");
+    assert_eq!(item.kind, "alert");
+    assert!(item.reason.contains("follow_up"), "{}", item.reason);
+    assert!(
+        item.note.contains(worry) && item.note.contains("Amina"),
+        "{}",
+        item.note
+    );
+
+    // A supervision note reaches the supervisor only.
+    jo.companion
+        .supervision_note("SUPERVISION-SECRET I found this week's calls heavy")
+        .unwrap();
+    jo.sync();
+    ruth.sync();
+    let notes = ruth.companion.supervision_notes(&debrief).unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].from, "Jo");
+
+    // The mother's phone never holds the volunteer's outcome or note.
+    amina.sync();
+    let amina_view = format!("{:?}", amina.companion.my_checkins().unwrap());
+    assert!(!amina_view.contains("slept"), "{amina_view}");
+
+    // The relay holds none of it in the clear.
+    let files = all_bytes_of(dir.path());
+    for secret in ["SUPERVISION-SECRET", "slept in three days", "Europe/London"] {
+        assert!(
+            !contains(&files, secret),
+            "{secret:?} is readable on the relay"
+        );
+    }
+
+    // Ending the plan: her phone stops showing it.
+    jo.companion.end_checkins(&c).unwrap();
+    jo.sync();
+    amina.sync();
+    assert!(amina.companion.my_checkins().unwrap().is_empty());
+}
+
+#[test]
+fn the_caseload_cap_holds_and_is_checked() {
+    let (_dir, relay) = relay();
+    let url = relay.url();
+    let mut jo = Device::new("Jo", Role::Volunteer, &url);
+    let mut amina = Device::new("Amina", Role::Mother, &url);
+    let mut joy = Device::new("Joy", Role::Mother, &url);
+    let a = conversation(&mut jo, &mut amina, "Jo and Amina");
+    let b = conversation(&mut jo, &mut joy, "Jo and Joy");
+
+    assert_eq!(
+        input_field(jo.companion.set_caseload_cap(0).unwrap_err()),
+        "cap"
+    );
+    assert_eq!(
+        input_field(jo.companion.set_caseload_cap(500).unwrap_err()),
+        "cap"
+    );
+    jo.companion.set_caseload_cap(1).unwrap();
+    jo.companion.plan_checkins(&a, &weekly("monday")).unwrap();
+    let err = jo
+        .companion
+        .plan_checkins(&b, &weekly("monday"))
+        .unwrap_err();
+    assert_eq!(input_field(err), "caseload");
+    // Re-planning the same mother is not a new one.
+    jo.companion.plan_checkins(&a, &weekly("friday")).unwrap();
+    let view = jo.companion.checkins().unwrap();
+    assert_eq!((view.cap, view.caseload), (1, 1));
+
+    // Her snooze is only hers: a mother with no plan has nothing to snooze.
+    jo.sync();
+    joy.sync();
+    let now = joy.clock.now_ms();
+    assert_eq!(
+        input_field(joy.companion.snooze_checkin(&b, now + HOUR).unwrap_err()),
+        "group"
+    );
+}
