@@ -7,6 +7,8 @@
 //! - [`timeline`]: `GroupTimeline`, one group's screen: messages, members, moderation, safety.
 //! - [`toolkit`]: the rest of `GroupTimeline`: the moderators' toolkit (pins, mutes, review
 //!   holds, slow mode, audit log, nudges), her own alerts and self-check sharing, the export.
+//! - [`care`]: one-to-one support: check-ins, duty, caseload, supervision notes, a group's
+//!   stage, quiet offers, asking for a different volunteer.
 //! - [`selfcheck`]: the EPDS self-check on `HearthCompanion`: its questions, scoring, history.
 //! - [`listeners`]: live updates through foreign callbacks, delivered off every lock.
 //! - [`platform`]: foreign traits the app implements: HTTP transport and store key.
@@ -15,6 +17,7 @@
 //!
 //! See `docs/mobile.md` for how an Android or iOS engineer uses it.
 
+pub mod care;
 pub mod companion;
 pub mod error;
 pub mod listeners;

@@ -620,6 +620,14 @@ pub struct ModerationView {
     pub next_post_at_ms: Option<i64>,
     /// The group's planned ending, if its moderators set one.
     pub ending: Option<Ending>,
+    pub stage: GroupStage,
+}
+
+/// Where a group is in its members' journey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum GroupStage {
+    Antenatal,
+    Postnatal,
 }
 
 impl From<moderation::ModerationView> for ModerationView {
@@ -654,6 +662,11 @@ impl From<moderation::ModerationView> for ModerationView {
             i_am_on_duty: v.i_am_on_duty,
             muted_until_ms: v.muted_until,
             next_post_at_ms: v.next_post_at,
+            stage: if v.stage == "postnatal" {
+                GroupStage::Postnatal
+            } else {
+                GroupStage::Antenatal
+            },
             ending: v.ending.map(|e| Ending {
                 ends_at_ms: e.ends_at,
                 farewell_from_ms: e.farewell_from,
@@ -759,6 +772,10 @@ pub enum QueueKind {
     SelfCheck,
     /// A received message this device's detector flagged.
     Detected,
+    /// A volunteer's private note to her supervisors.
+    Supervision,
+    /// A mother asks for a different volunteer (no reason is asked).
+    VolunteerChange,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -828,6 +845,8 @@ impl From<notes::QueueItem> for QueueItem {
                 "alert" => QueueKind::Alert,
                 "self_check" => QueueKind::SelfCheck,
                 "detected" => QueueKind::Detected,
+                "supervision" => QueueKind::Supervision,
+                "volunteer_change" => QueueKind::VolunteerChange,
                 _ => QueueKind::Report,
             },
             message_id: q.message_id,

@@ -8,7 +8,9 @@ use std::path::Path;
 use clap::Subcommand;
 use serde_json::json;
 
+use hearth_core::moderation::Stage;
 use hearth_core::notes::checkins::{parse_outcome, PlanRequest};
+use hearth_core::notes::OfferKind;
 use hearth_core::{Companion, InputError, StoreSecret};
 
 use crate::{print_json, rfc3339, Failure};
@@ -45,6 +47,55 @@ pub(crate) enum CheckinCommand {
     /// Private notes to your supervisors (your debrief group's moderators).
     #[command(subcommand)]
     Supervision(SupervisionAction),
+    /// Move a group to another stage (moderators): antenatal, then postnatal as the babies
+    /// arrive; --rename gives it a name for the new stage.
+    Stage {
+        group: String,
+        /// antenatal or postnatal.
+        stage: String,
+        #[arg(long, value_name = "NAME")]
+        rename: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Quiet, private offers from a moderator to one member (loss support, one-to-one support,
+    /// another group); nothing shows in the group.
+    #[command(subcommand)]
+    Offer(OfferAction),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum OfferAction {
+    /// Offer a member support privately (moderators).
+    Send {
+        group: String,
+        member: String,
+        /// loss-support, one-to-one or other-group.
+        #[arg(long)]
+        kind: String,
+        /// The offer in your words.
+        #[arg(long)]
+        text: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Offers you made or received in a group, with their answers.
+    List {
+        group: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accept or decline an offer made to you; only its moderator is told.
+    Answer {
+        group: String,
+        offer: String,
+        #[arg(long, conflicts_with = "decline", required_unless_present = "decline")]
+        accept: bool,
+        #[arg(long)]
+        decline: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -108,6 +159,13 @@ pub(crate) enum CheckinAction {
     },
     /// Skip your next check-in (mothers); no reason needed.
     Skip {
+        group: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask your group's coordinators for a different volunteer (mothers); no reason is asked.
+    ChangeVolunteer {
+        /// One of your groups (its moderators arrange volunteers).
         group: String,
         #[arg(long)]
         json: bool,
@@ -204,6 +262,93 @@ pub(crate) fn run(
                     v.caseload,
                     v.cap,
                     v.debrief_group.as_deref().unwrap_or("none chosen")
+                )?;
+            }
+        }
+        CheckinCommand::Stage {
+            group,
+            stage,
+            rename,
+            json,
+        } => {
+            let stage = Stage::parse(&stage)?;
+            let g = c.find_group(&group)?.id;
+            let id = c.set_stage(&g, stage, rename.as_deref())?;
+            if json {
+                print_json(
+                    out,
+                    &json!({"id": id.to_hex(), "group": g.to_hex(), "stage": stage.as_str(), "synced": false}),
+                )?;
+            } else {
+                queued(out, &format!("the group is now {}", stage.as_str()))?;
+            }
+        }
+        CheckinCommand::Offer(OfferAction::Send {
+            group,
+            member,
+            kind,
+            text,
+            json,
+        }) => {
+            let kind = OfferKind::parse(&kind).map_err(|e| InputError::new("--kind", e.reason))?;
+            let g = c.find_group(&group)?.id;
+            let id = c.offer(&g, &member, kind, &text)?;
+            if json {
+                print_json(out, &json!({"id": id.to_hex(), "synced": false}))?;
+            } else {
+                queued(
+                    out,
+                    &format!("offer {} made privately to {member}", id.to_hex()),
+                )?;
+            }
+        }
+        CheckinCommand::Offer(OfferAction::List { group, json }) => {
+            let g = c.find_group(&group)?.id;
+            let offers = c.offers(&g)?;
+            if json {
+                print_json(out, &offers)?;
+            } else {
+                for o in &offers {
+                    let answer = match o.accepted {
+                        Some(true) => "accepted",
+                        Some(false) => "declined",
+                        None => "no answer yet",
+                    };
+                    writeln!(
+                        out,
+                        "[{}] {} to {} ({}): {}  [{answer}] {}",
+                        rfc3339(o.at),
+                        o.from,
+                        o.to,
+                        o.kind,
+                        o.text,
+                        o.id
+                    )?;
+                }
+            }
+        }
+        CheckinCommand::Offer(OfferAction::Answer {
+            group,
+            offer,
+            accept,
+            decline: _,
+            json,
+        }) => {
+            let g = c.find_group(&group)?.id;
+            let id = c.answer_offer(&g, &offer, accept)?;
+            if json {
+                print_json(
+                    out,
+                    &json!({"id": id.to_hex(), "accepted": accept, "synced": false}),
+                )?;
+            } else {
+                queued(
+                    out,
+                    if accept {
+                        "offer accepted"
+                    } else {
+                        "offer declined"
+                    },
                 )?;
             }
         }
@@ -324,6 +469,15 @@ fn run_action(
                     out,
                     &format!("the check-in of {date} is snoozed until {}", rfc3339(until)),
                 )?;
+            }
+        }
+        CheckinAction::ChangeVolunteer { group, json } => {
+            let g = c.find_group(&group)?.id;
+            let id = c.ask_for_another_volunteer(&g)?;
+            if json {
+                print_json(out, &json!({"id": id.to_hex(), "synced": false}))?;
+            } else {
+                queued(out, "your coordinators will arrange another volunteer")?;
             }
         }
         CheckinAction::Skip { group, json } => {

@@ -188,6 +188,23 @@ impl Companion {
         Ok(self.store.close()?)
     }
 
+    /// Renames a group in its current chapter; members' devices take the new name at their
+    /// next sync (their documents accept a rename only from a moderator).
+    pub(crate) fn rename_group(&mut self, group: &GroupId, name: &str) -> Result<()> {
+        let row = self.group_row(group)?;
+        let my_name = self.profile.name.to_string();
+        self.change_group(row, |g| {
+            if g.summary.standing != Standing::Member {
+                return Err(Error::NotAMember);
+            }
+            if let Some(change) = g.current()?.introduce(&my_name, Some((name, None)))? {
+                g.record(&change)?;
+            }
+            g.summary.name = name.to_string();
+            Ok(())
+        })
+    }
+
     /// This profile's clock (milliseconds since 1970): the system clock, or a test's.
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()

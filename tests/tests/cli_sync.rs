@@ -942,3 +942,81 @@ fn check_ins_from_the_command_line() {
         serde_json::json!([])
     );
 }
+
+#[test]
+fn stages_and_quiet_offers_from_the_command_line() {
+    let (_dir, relay) = relay();
+    let (ada, bea) = moderator_and_mother(&relay.url());
+    let err = fails(&ada, &["stage", GROUP, "newborn"], 2);
+    assert!(err.contains("antenatal or postnatal"), "{err}");
+    let err = fails(&bea, &["stage", GROUP, "postnatal"], 2);
+    assert!(err.contains("moderator"), "{err}");
+    ok(
+        &ada,
+        &["stage", GROUP, "postnatal", "--rename", "March babies"],
+    );
+    ok(&ada, &["sync"]);
+    ok(&bea, &["sync"]);
+    let groups = json(&bea, &["groups", "--json"]);
+    assert_eq!(groups[0]["name"], "March babies", "{groups}");
+
+    let err = fails(
+        &ada,
+        &[
+            "offer",
+            "send",
+            "March babies",
+            "Bea",
+            "--kind",
+            "hug",
+            "--text",
+            "x",
+        ],
+        2,
+    );
+    assert!(err.contains("--kind"), "{err}");
+    let sent = json(
+        &ada,
+        &[
+            "offer",
+            "send",
+            "March babies",
+            "Bea",
+            "--kind",
+            "loss-support",
+            "--text",
+            "There is a loss-support group if you would like it",
+            "--json",
+        ],
+    );
+    ok(&ada, &["sync"]);
+    ok(&bea, &["sync"]);
+    let offers = json(&bea, &["offer", "list", "March babies", "--json"]);
+    assert_eq!(offers[0]["kind"], "loss_support", "{offers}");
+    ok(
+        &bea,
+        &[
+            "offer",
+            "answer",
+            "March babies",
+            sent["id"].as_str().unwrap(),
+            "--decline",
+        ],
+    );
+    ok(&bea, &["checkin", "change-volunteer", "March babies"]);
+    ok(&bea, &["sync"]);
+    ok(&ada, &["sync"]);
+    assert_eq!(
+        json(&ada, &["offer", "list", "March babies", "--json"])[0]["accepted"],
+        false
+    );
+    let queue = json(&ada, &["queue", "--json"]);
+    assert!(
+        queue
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["kind"] == "volunteer_change"),
+        "{queue}"
+    );
+}

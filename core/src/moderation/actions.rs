@@ -15,7 +15,7 @@ use crate::message::MessageId;
 use crate::sync::{log_and_membership, resolve_member};
 use crate::timeline;
 
-use super::{store, Action, Ending, Held, ModRecord, ModState, RecordId, Resource};
+use super::{store, Action, Ending, Held, ModRecord, ModState, RecordId, Resource, Stage};
 
 const DAY_MS: i64 = 24 * 3_600_000;
 
@@ -50,6 +50,8 @@ pub struct ModerationView {
     pub next_post_at: Option<i64>,
     /// The group's planned ending, if moderators set one.
     pub ending: Option<EndingView>,
+    /// "antenatal" until a moderator moves the group on, then "postnatal".
+    pub stage: &'static str,
 }
 
 /// A planned ending as members see it: reminders four weeks and one week before, a farewell
@@ -300,6 +302,39 @@ impl Companion {
         )
     }
 
+    /// Moves the group to another stage (moderators), antenatal to postnatal as the babies
+    /// arrive, optionally renaming it ("Due in March" to "March babies"). Every member's
+    /// device shows the new stage and name after its next sync. Rules and pins are updated
+    /// with `set_rules` and `pin` as usual.
+    pub fn set_stage(
+        &mut self,
+        group: &GroupId,
+        stage: Stage,
+        rename: Option<&str>,
+    ) -> Result<RecordId> {
+        let name = rename.map(crate::group::parse_group_name).transpose()?;
+        if let Some(n) = &name {
+            let taken = self
+                .groups()?
+                .into_iter()
+                .any(|g| g.id != *group && g.name.to_lowercase() == n.to_lowercase());
+            if taken {
+                return Err(InputError::new(
+                    "name",
+                    format!("you already have a group called {n:?}"),
+                )
+                .into());
+            }
+        }
+        let row = self.group_row(group)?;
+        let summary = storage::load(self.store.conn(), self.store.cipher(), row)?;
+        self.require_group_moderator(&summary, "change the group's stage")?;
+        if let Some(n) = name {
+            self.rename_group(group, &n)?;
+        }
+        self.write_record(group, Action::Stage { stage }, "")
+    }
+
     /// Accepts the group's current rules (any member).
     pub fn accept_rules(&mut self, group: &GroupId) -> Result<RecordId> {
         let state = self.moderation_state(group)?;
@@ -360,6 +395,7 @@ impl Companion {
             i_am_on_duty: on_duty.contains(&me),
             muted_until: rules.muted_until,
             ending: state.ending.as_ref().map(|e| ending_view(e, &names, now)),
+            stage: state.stage.map_or(Stage::Antenatal, |(s, _, _)| s).as_str(),
             next_post_at: (rules.slow_secs > 0 && summary.last_post_at > 0)
                 .then(|| summary.last_post_at + i64::from(rules.slow_secs) * 1_000)
                 .filter(|t| *t > now),
@@ -781,6 +817,7 @@ fn audit_item(h: &Held, names: &BTreeMap<DeviceId, String>, state: &ModState) ->
                 )
             },
         ),
+        Action::Stage { stage } => ("stage".into(), stage.as_str().into()),
         Action::Accept { .. } => ("rules".into(), "accepted".into()),
     };
     AuditItem {

@@ -205,6 +205,12 @@ pub enum Action {
         #[serde(rename = "n", default)]
         next: String,
     },
+    /// The group's stage: antenatal until the babies arrive, then postnatal.
+    #[serde(rename = "stage")]
+    Stage {
+        #[serde(rename = "s")]
+        stage: Stage,
+    },
     /// A member accepts the rules set by record `rules`. The only record any member writes.
     #[serde(rename = "accept")]
     Accept {
@@ -237,6 +243,7 @@ impl Action {
             Action::Duty { .. } => "duty",
             Action::Carry { .. } => "carry",
             Action::Ending { .. } => "ending",
+            Action::Stage { .. } => "stage",
             Action::Accept { .. } => "accept",
         }
     }
@@ -470,8 +477,40 @@ pub struct ModState {
     pub accepted: BTreeMap<DeviceId, RecordId>,
     /// The planned ending, if any.
     pub ending: Option<Ending>,
+    /// The stage moderators last set (antenatal until they say otherwise), by whom and when.
+    pub stage: Option<(Stage, DeviceId, i64)>,
     /// Every moderator action, oldest first (acceptances are not listed).
     pub audit: Vec<Held>,
+}
+
+/// Where a group is in its members' journey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Babies not yet born: the group's first stage.
+    Antenatal,
+    /// Babies arriving or arrived: the group carries on after the births.
+    Postnatal,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Antenatal => "antenatal",
+            Stage::Postnatal => "postnatal",
+        }
+    }
+
+    pub fn parse(s: &str) -> std::result::Result<Stage, InputError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "antenatal" => Ok(Stage::Antenatal),
+            "postnatal" => Ok(Stage::Postnatal),
+            other => Err(InputError::new(
+                "stage",
+                format!("{other:?} is not a stage; use antenatal or postnatal"),
+            )),
+        }
+    }
 }
 
 /// A group's planned ending.
@@ -631,6 +670,9 @@ impl ModState {
                     next: next.clone(),
                 });
             }
+            Action::Stage { stage } => {
+                self.stage = Some((*stage, h.by, r.at));
+            }
             Action::Accept { rules } => {
                 self.accepted.insert(h.by, *rules);
             }
@@ -714,7 +756,10 @@ impl ModState {
                 {
                     live.insert(h.id, carried(h));
                 }
-                Action::Hold { .. } | Action::SlowMode { .. } | Action::Ending { .. } => {
+                Action::Hold { .. }
+                | Action::SlowMode { .. }
+                | Action::Ending { .. }
+                | Action::Stage { .. } => {
                     newest_setting.insert(h.record.action.name(), h);
                 }
                 Action::Duty { .. } => {

@@ -14,6 +14,7 @@
 
 pub mod checkins;
 pub mod detections;
+pub mod offers;
 pub mod safety;
 pub mod store;
 pub mod views;
@@ -239,6 +240,71 @@ pub enum NoteBody {
         #[serde(rename = "x")]
         text: String,
     },
+    /// A mother asks her group's coordinators for a different volunteer. No reason is asked
+    /// for or carried; `current` names her volunteers now, so the coordinator knows who.
+    #[serde(rename = "volunteer_change")]
+    VolunteerChange {
+        #[serde(rename = "c")]
+        current: Vec<String>,
+    },
+    /// A moderator's quiet, private offer to one member: after a loss, a move to a
+    /// loss-support group or one-to-one support. Nothing shows in the group.
+    #[serde(rename = "offer")]
+    Offer {
+        #[serde(rename = "k")]
+        kind: OfferKind,
+        #[serde(rename = "x")]
+        text: String,
+    },
+    /// The member's answer to an offer, to the moderator who made it.
+    #[serde(rename = "offer_answer")]
+    OfferAnswer {
+        #[serde(rename = "o")]
+        offer: NoteId,
+        #[serde(rename = "a")]
+        accept: bool,
+    },
+}
+
+/// What a moderator offers a member privately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferKind {
+    /// A place in a loss-support group.
+    LossSupport,
+    /// One-to-one support from a volunteer.
+    OneToOne,
+    /// A follow-on group (after an ending, or a move between groups).
+    OtherGroup,
+}
+
+impl OfferKind {
+    pub const ALL: [OfferKind; 3] = [
+        OfferKind::LossSupport,
+        OfferKind::OneToOne,
+        OfferKind::OtherGroup,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfferKind::LossSupport => "loss_support",
+            OfferKind::OneToOne => "one_to_one",
+            OfferKind::OtherGroup => "other_group",
+        }
+    }
+
+    pub fn parse(s: &str) -> std::result::Result<Self, InputError> {
+        let s = s.trim().to_ascii_lowercase().replace('-', "_");
+        OfferKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                InputError::new(
+                    "kind",
+                    format!("{s:?} is not an offer; use loss_support, one_to_one or other_group"),
+                )
+            })
+    }
 }
 
 impl NoteBody {
@@ -253,6 +319,9 @@ impl NoteBody {
             NoteBody::CheckinPlan { .. } => "checkin_plan",
             NoteBody::CheckinRecord { .. } => "checkin",
             NoteBody::Supervision { .. } => "supervision",
+            NoteBody::VolunteerChange { .. } => "volunteer_change",
+            NoteBody::Offer { .. } => "offer",
+            NoteBody::OfferAnswer { .. } => "offer_answer",
         }
     }
 
@@ -323,6 +392,13 @@ impl NoteBody {
                 }
                 text("text", t)?
             }
+            NoteBody::VolunteerChange { current } => {
+                if current.len() > 8 || current.iter().any(|c| c.chars().count() > 100) {
+                    return Err(InputError::new("current", "too many or too long"));
+                }
+            }
+            NoteBody::Offer { text: t, .. } => text("text", t)?,
+            NoteBody::OfferAnswer { .. } => {}
         }
         Ok(())
     }
@@ -457,7 +533,9 @@ pub fn open_note(
                 && record.schedule == group.to_hex()
                 && !matches!(record.action, hearth_care::schedule::Action::Done { .. })
         }
-        NoteBody::Supervision { .. } => i_moderate,
+        NoteBody::Supervision { .. } | NoteBody::VolunteerChange { .. } => i_moderate,
+        NoteBody::Offer { .. } => sender_moderates,
+        NoteBody::OfferAnswer { .. } => i_moderate,
     };
     if !allowed {
         return Err(format!(

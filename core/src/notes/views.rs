@@ -25,8 +25,9 @@ pub struct QueueItem {
     pub id: String,
     pub group: String,
     pub group_name: String,
-    /// "report", "alert", "self_check", or "detected" (a received message this device's
-    /// detector flagged).
+    /// "report", "alert", "self_check", "detected" (a received message this device's
+    /// detector flagged), "supervision" (a volunteer's note to her supervisors) or
+    /// "volunteer_change" (a mother asks for a different volunteer).
     pub kind: &'static str,
     pub message_id: Option<String>,
     /// The report's reason, or the alert's categories.
@@ -156,7 +157,12 @@ pub(crate) fn fold(notes: Vec<Note>) -> Folded {
     for n in notes {
         match &n.body {
             // A shared self-check is reviewed like a report (acknowledged, then resolved).
-            NoteBody::Report { .. } | NoteBody::Epds { .. } => {
+            // So are a volunteer's supervision note and a mother's request for another
+            // volunteer: a coordinator takes them in hand and the sender sees it.
+            NoteBody::Report { .. }
+            | NoteBody::Epds { .. }
+            | NoteBody::Supervision { .. }
+            | NoteBody::VolunteerChange { .. } => {
                 f.reports.insert(n.id, (n, Vec::new()));
             }
             NoteBody::Alert { .. } => {
@@ -787,6 +793,46 @@ fn report_item(
             raised_at: report.at,
             raised_by: name_of(names, &report.from),
             note: format!("EPDS total {total} of 30"),
+            outcome,
+            context: Vec::new(),
+            escalation: None,
+        });
+    }
+    let (kind, reason, severity, note) = match &report.body {
+        NoteBody::Supervision { text } => (
+            "supervision",
+            "supervision note".to_string(),
+            1,
+            text.clone(),
+        ),
+        NoteBody::VolunteerChange { current } => (
+            "volunteer_change",
+            "asks for a different volunteer".to_string(),
+            2,
+            if current.is_empty() {
+                "No reason is asked for.".to_string()
+            } else {
+                format!(
+                    "Her volunteer now: {}. No reason is asked for.",
+                    current.join(", ")
+                )
+            },
+        ),
+        _ => ("", String::new(), 0, String::new()),
+    };
+    if !kind.is_empty() {
+        return Some(QueueItem {
+            id: report.id.to_hex(),
+            group: summary.id.to_hex(),
+            group_name: summary.name.clone(),
+            kind,
+            message_id: None,
+            reason,
+            state: state.as_str(),
+            severity,
+            raised_at: report.at,
+            raised_by: name_of(names, &report.from),
+            note,
             outcome,
             context: Vec::new(),
             escalation: None,

@@ -641,6 +641,62 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 public protocol GroupTimelineProtocol: AnyObject, Sendable {
     
+    /**
+     * Accepts or declines an offer made to her; only its moderator is told.
+     */
+    func answerOffer(offerId: String, accept: Bool) throws 
+    
+    /**
+     * The mother asks this group's coordinators for a different volunteer (no reason).
+     */
+    func askForAnotherVolunteer() throws  -> String
+    
+    func endCheckins() throws 
+    
+    /**
+     * A moderator's private offer to one member; nothing shows in the group.
+     */
+    func offer(member: String, kind: OfferKind, text: String) throws  -> String
+    
+    /**
+     * Offers this device made or received here, with their answers.
+     */
+    func offers() throws  -> [Offer]
+    
+    /**
+     * Plans recurring check-ins in this conversation (the volunteer who started it), on the
+     * mother's clock: `day` monday…sunday, `at` HH:MM, her IANA `time_zone`, every
+     * `every_weeks` weeks from `start` (YYYY-MM-DD; today on her clock if none). Returns the
+     * plan in words.
+     */
+    func planCheckins(day: String, at: String, timeZone: String, everyWeeks: UInt32, start: String?) throws  -> String
+    
+    /**
+     * Records how a check-in went (`date`: which one, by her date; the latest by default).
+     * Returns the alert id when `NeedsFollowUp` alerted her debrief group's moderators.
+     */
+    func recordCheckin(outcome: CheckinOutcome, note: String, date: String?) throws  -> String?
+    
+    /**
+     * Moves the group to another stage (moderators), optionally renaming it.
+     */
+    func setStage(stage: GroupStage, rename: String?) throws 
+    
+    /**
+     * The mother skips her next check-in; returns its date.
+     */
+    func skipCheckin() throws  -> String
+    
+    /**
+     * The mother asks for her next check-in later; returns the check-in's date.
+     */
+    func snoozeCheckin(untilMs: Int64) throws  -> String
+    
+    /**
+     * Supervision notes sent or received in this group, oldest first.
+     */
+    func supervisionNotes() throws  -> [SupervisionNote]
+    
     func acceptRules() throws 
     
     /**
@@ -867,6 +923,152 @@ open class GroupTimeline: GroupTimelineProtocol, @unchecked Sendable {
 
     
 
+    
+    /**
+     * Accepts or declines an offer made to her; only its moderator is told.
+     */
+open func answerOffer(offerId: String, accept: Bool)throws   {try rustCallWithError(FfiConverterTypeHearthError_lift) {
+        uniffiCallStatus in
+    uniffi_hearth_ffi_fn_method_grouptimeline_answer_offer(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(offerId),
+        FfiConverterBool.lower(accept),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The mother asks this group's coordinators for a different volunteer (no reason).
+     */
+open func askForAnotherVolunteer()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHearthError_lift) {
+        uniffiCallStatus in
+    uniffi_hearth_ffi_fn_method_grouptimeline_ask_for_another_volunteer(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+open func endCheckins()throws   {try rustCallWithError(FfiConverterTypeHearthError_lift) {
+        uniffiCallStatus in
+    uniffi_hearth_ffi_fn_method_grouptimeline_end_checkins(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A moderator's private offer to one member; nothing shows in the group.
+     */
+open func offer(member: String, kind: OfferKind, text: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHearthError_lift) {
+        uniffiCallStatus in
+    uniffi_hearth_ffi_fn_method_grouptimeline_offer(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(member),
+        FfiConverterTypeOfferKind_lower(kind),
+        FfiConverterString.lower(text),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Offers this device made or received here, with their answers.
+     */
+open func offers()throws  -> [Offer]  {
+    return try  FfiConverterSequenceTypeOffer.lift(try rustCallWithError(FfiConverterTypeHearthError_lift) {
+        uniffiCallStatus in
+    uniffi_hearth_ffi_fn_method_grouptimeline_offers(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Plans recurring check-ins in this conversation (the volunteer who started it), on the
+     * mother's clock: `day` monday…sunday, `at` HH:MM, her IANA `time_zone`, every
+     * `every_weeks` weeks from `start` (YYYY-MM-DD; today on her clock if none). Returns the
+     * plan in words.
+     */
+open func planCheckins(day: String, at: String, timeZone: String, everyWeeks: UInt32, start: String?)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHearthError_lift) {
+        uniffiCallStatus in
+    uniffi_hearth_ffi_fn_method_grouptimeline_plan_checkins(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(day),
+        FfiConverterString.lower(at),
+        FfiConverterString.lower(timeZone),
+        FfiConverterUInt32.lower(everyWeeks),
+        FfiConverterOptionString.lower(start),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Records how a check-in went (`date`: which one, by her date; the latest by default).
+     * Returns the alert id when `NeedsFollowUp` alerted her debrief group's moderators.
+     */
+open func recordCheckin(outcome: CheckinOutcome, note: String, date: String?)throws  -> String?  {
+    return try  FfiConverterOptionString.lift(try rustCallWithError(FfiConverterTypeHearthError_lift) {
+        uniffiCallStatus in
+    uniffi_hearth_ffi_fn_method_grouptimeline_record_checkin(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeCheckinOutcome_lower(outcome),
+        FfiConverterString.lower(note),
+        FfiConverterOptionString.lower(date),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Moves the group to another stage (moderators), optionally renaming it.
+     */
+open func setStage(stage: GroupStage, rename: String?)throws   {try rustCallWithError(FfiConverterTypeHearthError_lift) {
+        uniffiCallStatus in
+    uniffi_hearth_ffi_fn_method_grouptimeline_set_stage(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeGroupStage_lower(stage),
+        FfiConverterOptionString.lower(rename),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The mother skips her next check-in; returns its date.
+     */
+open func skipCheckin()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHearthError_lift) {
+        uniffiCallStatus in
+    uniffi_hearth_ffi_fn_method_grouptimeline_skip_checkin(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The mother asks for her next check-in later; returns the check-in's date.
+     */
+open func snoozeCheckin(untilMs: Int64)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHearthError_lift) {
+        uniffiCallStatus in
+    uniffi_hearth_ffi_fn_method_grouptimeline_snooze_checkin(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(untilMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Supervision notes sent or received in this group, oldest first.
+     */
+open func supervisionNotes()throws  -> [SupervisionNote]  {
+    return try  FfiConverterSequenceTypeSupervisionNote.lift(try rustCallWithError(FfiConverterTypeHearthError_lift) {
+        uniffiCallStatus in
+    uniffi_hearth_ffi_fn_method_grouptimeline_supervision_notes(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
     
 open func acceptRules()throws   {try rustCallWithError(FfiConverterTypeHearthError_lift) {
         uniffiCallStatus in
@@ -1626,6 +1828,36 @@ public func FfiConverterTypeGroupsListener_lower(_ value: GroupsListener) -> UIn
 public protocol HearthCompanionProtocol: AnyObject, Sendable {
     
     /**
+     * The volunteer's due and overdue check-ins.
+     */
+    func checkins() throws  -> CheckinsView
+    
+    /**
+     * The mother's check-ins, one per volunteer who planned them with her.
+     */
+    func myCheckins() throws  -> [MyCheckin]
+    
+    /**
+     * A private note to her supervisors (her debrief group's moderators); returns its id.
+     */
+    func sendSupervisionNote(text: String) throws  -> String
+    
+    /**
+     * The most mothers she supports at once (1 to 20).
+     */
+    func setCaseloadCap(cap: UInt32) throws 
+    
+    /**
+     * The volunteers' group whose moderators receive her follow-ups and supervision notes.
+     */
+    func setDebriefGroup(groupId: String) throws 
+    
+    /**
+     * On duty or off (no prompts and no new mothers while off).
+     */
+    func setVolunteerDuty(on: Bool) throws 
+    
+    /**
      * Takes a report or alert in hand; the reporter and the other moderators see it.
      */
     func acknowledge(itemId: String) throws 
@@ -1868,6 +2100,79 @@ public static func `open`(home: String, key: StoreKeySource, transport: RelayTra
 }
     
 
+    
+    /**
+     * The volunteer's due and overdue check-ins.
+     */
+open func checkins()throws  -> CheckinsView  {
+    return try  FfiConverterTypeCheckinsView_lift(try rustCallWithError(FfiConverterTypeHearthError_lift) {
+        uniffiCallStatus in
+    uniffi_hearth_ffi_fn_method_hearthcompanion_checkins(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The mother's check-ins, one per volunteer who planned them with her.
+     */
+open func myCheckins()throws  -> [MyCheckin]  {
+    return try  FfiConverterSequenceTypeMyCheckin.lift(try rustCallWithError(FfiConverterTypeHearthError_lift) {
+        uniffiCallStatus in
+    uniffi_hearth_ffi_fn_method_hearthcompanion_my_checkins(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A private note to her supervisors (her debrief group's moderators); returns its id.
+     */
+open func sendSupervisionNote(text: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHearthError_lift) {
+        uniffiCallStatus in
+    uniffi_hearth_ffi_fn_method_hearthcompanion_send_supervision_note(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The most mothers she supports at once (1 to 20).
+     */
+open func setCaseloadCap(cap: UInt32)throws   {try rustCallWithError(FfiConverterTypeHearthError_lift) {
+        uniffiCallStatus in
+    uniffi_hearth_ffi_fn_method_hearthcompanion_set_caseload_cap(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(cap),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The volunteers' group whose moderators receive her follow-ups and supervision notes.
+     */
+open func setDebriefGroup(groupId: String)throws   {try rustCallWithError(FfiConverterTypeHearthError_lift) {
+        uniffiCallStatus in
+    uniffi_hearth_ffi_fn_method_hearthcompanion_set_debrief_group(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(groupId),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * On duty or off (no prompts and no new mothers while off).
+     */
+open func setVolunteerDuty(on: Bool)throws   {try rustCallWithError(FfiConverterTypeHearthError_lift) {
+        uniffiCallStatus in
+    uniffi_hearth_ffi_fn_method_hearthcompanion_set_volunteer_duty(
+            self.uniffiCloneHandle(),
+        FfiConverterBool.lower(on),uniffiCallStatus
+    )
+}
+}
     
     /**
      * Takes a report or alert in hand; the reporter and the other moderators see it.
@@ -3874,6 +4179,75 @@ public func FfiConverterTypeBackgroundSyncReport_lower(_ value: BackgroundSyncRe
 
 
 /**
+ * A volunteer's check-ins: her standing and what is due (empty while off duty).
+ */
+public struct CheckinsView: Equatable, Hashable {
+    public var onDuty: Bool
+    public var cap: UInt32
+    public var caseload: UInt32
+    public var debriefGroup: String?
+    public var due: [DueCheckin]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(onDuty: Bool, cap: UInt32, caseload: UInt32, debriefGroup: String?, due: [DueCheckin]) {
+        self.onDuty = onDuty
+        self.cap = cap
+        self.caseload = caseload
+        self.debriefGroup = debriefGroup
+        self.due = due
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CheckinsView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCheckinsView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CheckinsView {
+        return
+            try CheckinsView(
+                onDuty: FfiConverterBool.read(from: &buf), 
+                cap: FfiConverterUInt32.read(from: &buf), 
+                caseload: FfiConverterUInt32.read(from: &buf), 
+                debriefGroup: FfiConverterOptionString.read(from: &buf), 
+                due: FfiConverterSequenceTypeDueCheckin.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CheckinsView, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.onDuty, into: &buf)
+        FfiConverterUInt32.write(value.cap, into: &buf)
+        FfiConverterUInt32.write(value.caseload, into: &buf)
+        FfiConverterOptionString.write(value.debriefGroup, into: &buf)
+        FfiConverterSequenceTypeDueCheckin.write(value.due, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCheckinsView_lift(_ buf: RustBuffer) throws -> CheckinsView {
+    return try FfiConverterTypeCheckinsView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCheckinsView_lower(_ value: CheckinsView) -> RustBuffer {
+    return FfiConverterTypeCheckinsView.lower(value)
+}
+
+
+/**
  * This member's own content filters (they never hide anything from anyone else).
  */
 public struct ContentFilters: Equatable, Hashable {
@@ -4073,6 +4447,105 @@ public func FfiConverterTypeDraftCheck_lift(_ buf: RustBuffer) throws -> DraftCh
 #endif
 public func FfiConverterTypeDraftCheck_lower(_ value: DraftCheck) -> RustBuffer {
     return FfiConverterTypeDraftCheck.lower(value)
+}
+
+
+/**
+ * One line of a volunteer's due list.
+ */
+public struct DueCheckin: Equatable, Hashable {
+    /**
+     * The conversation.
+     */
+    public var group: String
+    public var mother: String
+    /**
+     * Her date of the check-in (`YYYY-MM-DD`); names it when recording.
+     */
+    public var date: String
+    /**
+     * Its time on her clock, `YYYY-MM-DD HH:MM`.
+     */
+    public var herTime: String
+    public var dueAtMs: Int64
+    public var overdueAtMs: Int64
+    public var snoozedUntilMs: Int64?
+    public var state: DueState
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The conversation.
+         */group: String, mother: String, 
+        /**
+         * Her date of the check-in (`YYYY-MM-DD`); names it when recording.
+         */date: String, 
+        /**
+         * Its time on her clock, `YYYY-MM-DD HH:MM`.
+         */herTime: String, dueAtMs: Int64, overdueAtMs: Int64, snoozedUntilMs: Int64?, state: DueState) {
+        self.group = group
+        self.mother = mother
+        self.date = date
+        self.herTime = herTime
+        self.dueAtMs = dueAtMs
+        self.overdueAtMs = overdueAtMs
+        self.snoozedUntilMs = snoozedUntilMs
+        self.state = state
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DueCheckin: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDueCheckin: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DueCheckin {
+        return
+            try DueCheckin(
+                group: FfiConverterString.read(from: &buf), 
+                mother: FfiConverterString.read(from: &buf), 
+                date: FfiConverterString.read(from: &buf), 
+                herTime: FfiConverterString.read(from: &buf), 
+                dueAtMs: FfiConverterInt64.read(from: &buf), 
+                overdueAtMs: FfiConverterInt64.read(from: &buf), 
+                snoozedUntilMs: FfiConverterOptionInt64.read(from: &buf), 
+                state: FfiConverterTypeDueState.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DueCheckin, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.group, into: &buf)
+        FfiConverterString.write(value.mother, into: &buf)
+        FfiConverterString.write(value.date, into: &buf)
+        FfiConverterString.write(value.herTime, into: &buf)
+        FfiConverterInt64.write(value.dueAtMs, into: &buf)
+        FfiConverterInt64.write(value.overdueAtMs, into: &buf)
+        FfiConverterOptionInt64.write(value.snoozedUntilMs, into: &buf)
+        FfiConverterTypeDueState.write(value.state, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDueCheckin_lift(_ buf: RustBuffer) throws -> DueCheckin {
+    return try FfiConverterTypeDueCheckin.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDueCheckin_lower(_ value: DueCheckin) -> RustBuffer {
+    return FfiConverterTypeDueCheckin.lower(value)
 }
 
 
@@ -4868,6 +5341,7 @@ public struct ModerationView: Equatable, Hashable {
      * The group's planned ending, if its moderators set one.
      */
     public var ending: Ending?
+    public var stage: GroupStage
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4877,7 +5351,7 @@ public struct ModerationView: Equatable, Hashable {
          */helpNow: HelpNow?, iAmOnDuty: Bool, mutedUntilMs: Int64?, nextPostAtMs: Int64?, 
         /**
          * The group's planned ending, if its moderators set one.
-         */ending: Ending?) {
+         */ending: Ending?, stage: GroupStage) {
         self.isModerator = isModerator
         self.rules = rules
         self.mustAcceptRules = mustAcceptRules
@@ -4892,6 +5366,7 @@ public struct ModerationView: Equatable, Hashable {
         self.mutedUntilMs = mutedUntilMs
         self.nextPostAtMs = nextPostAtMs
         self.ending = ending
+        self.stage = stage
     }
 
     
@@ -4923,7 +5398,8 @@ public struct FfiConverterTypeModerationView: FfiConverterRustBuffer {
                 iAmOnDuty: FfiConverterBool.read(from: &buf), 
                 mutedUntilMs: FfiConverterOptionInt64.read(from: &buf), 
                 nextPostAtMs: FfiConverterOptionInt64.read(from: &buf), 
-                ending: FfiConverterOptionTypeEnding.read(from: &buf)
+                ending: FfiConverterOptionTypeEnding.read(from: &buf), 
+                stage: FfiConverterTypeGroupStage.read(from: &buf)
         )
     }
 
@@ -4942,6 +5418,7 @@ public struct FfiConverterTypeModerationView: FfiConverterRustBuffer {
         FfiConverterOptionInt64.write(value.mutedUntilMs, into: &buf)
         FfiConverterOptionInt64.write(value.nextPostAtMs, into: &buf)
         FfiConverterOptionTypeEnding.write(value.ending, into: &buf)
+        FfiConverterTypeGroupStage.write(value.stage, into: &buf)
     }
 }
 
@@ -5047,6 +5524,85 @@ public func FfiConverterTypeMyAlert_lift(_ buf: RustBuffer) throws -> MyAlert {
 #endif
 public func FfiConverterTypeMyAlert_lower(_ value: MyAlert) -> RustBuffer {
     return FfiConverterTypeMyAlert.lower(value)
+}
+
+
+/**
+ * The mother's check-ins with one volunteer.
+ */
+public struct MyCheckin: Equatable, Hashable {
+    public var group: String
+    public var volunteer: String
+    /**
+     * The plan in words: "weekly on Tue at 19:00 (Europe/London)".
+     */
+    public var plan: String
+    public var nextDate: String?
+    public var nextAtMs: Int64?
+    public var snoozedUntilMs: Int64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(group: String, volunteer: String, 
+        /**
+         * The plan in words: "weekly on Tue at 19:00 (Europe/London)".
+         */plan: String, nextDate: String?, nextAtMs: Int64?, snoozedUntilMs: Int64?) {
+        self.group = group
+        self.volunteer = volunteer
+        self.plan = plan
+        self.nextDate = nextDate
+        self.nextAtMs = nextAtMs
+        self.snoozedUntilMs = snoozedUntilMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MyCheckin: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMyCheckin: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MyCheckin {
+        return
+            try MyCheckin(
+                group: FfiConverterString.read(from: &buf), 
+                volunteer: FfiConverterString.read(from: &buf), 
+                plan: FfiConverterString.read(from: &buf), 
+                nextDate: FfiConverterOptionString.read(from: &buf), 
+                nextAtMs: FfiConverterOptionInt64.read(from: &buf), 
+                snoozedUntilMs: FfiConverterOptionInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MyCheckin, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.group, into: &buf)
+        FfiConverterString.write(value.volunteer, into: &buf)
+        FfiConverterString.write(value.plan, into: &buf)
+        FfiConverterOptionString.write(value.nextDate, into: &buf)
+        FfiConverterOptionInt64.write(value.nextAtMs, into: &buf)
+        FfiConverterOptionInt64.write(value.snoozedUntilMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMyCheckin_lift(_ buf: RustBuffer) throws -> MyCheckin {
+    return try FfiConverterTypeMyCheckin.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMyCheckin_lower(_ value: MyCheckin) -> RustBuffer {
+    return FfiConverterTypeMyCheckin.lower(value)
 }
 
 
@@ -5203,6 +5759,93 @@ public func FfiConverterTypeNudge_lift(_ buf: RustBuffer) throws -> Nudge {
 #endif
 public func FfiConverterTypeNudge_lower(_ value: Nudge) -> RustBuffer {
     return FfiConverterTypeNudge.lower(value)
+}
+
+
+/**
+ * A private offer, as the member or the moderator who made it sees it.
+ */
+public struct Offer: Equatable, Hashable {
+    public var id: String
+    public var from: String
+    public var to: String
+    public var kind: OfferKind
+    public var text: String
+    public var atMs: Int64
+    public var mine: Bool
+    /**
+     * Accepted (true), declined (false), or not answered yet.
+     */
+    public var accepted: Bool?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, from: String, to: String, kind: OfferKind, text: String, atMs: Int64, mine: Bool, 
+        /**
+         * Accepted (true), declined (false), or not answered yet.
+         */accepted: Bool?) {
+        self.id = id
+        self.from = from
+        self.to = to
+        self.kind = kind
+        self.text = text
+        self.atMs = atMs
+        self.mine = mine
+        self.accepted = accepted
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Offer: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOffer: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Offer {
+        return
+            try Offer(
+                id: FfiConverterString.read(from: &buf), 
+                from: FfiConverterString.read(from: &buf), 
+                to: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterTypeOfferKind.read(from: &buf), 
+                text: FfiConverterString.read(from: &buf), 
+                atMs: FfiConverterInt64.read(from: &buf), 
+                mine: FfiConverterBool.read(from: &buf), 
+                accepted: FfiConverterOptionBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Offer, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.from, into: &buf)
+        FfiConverterString.write(value.to, into: &buf)
+        FfiConverterTypeOfferKind.write(value.kind, into: &buf)
+        FfiConverterString.write(value.text, into: &buf)
+        FfiConverterInt64.write(value.atMs, into: &buf)
+        FfiConverterBool.write(value.mine, into: &buf)
+        FfiConverterOptionBool.write(value.accepted, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOffer_lift(_ buf: RustBuffer) throws -> Offer {
+    return try FfiConverterTypeOffer.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOffer_lower(_ value: Offer) -> RustBuffer {
+    return FfiConverterTypeOffer.lower(value)
 }
 
 
@@ -5817,6 +6460,72 @@ public func FfiConverterTypeSelfCheckItem_lift(_ buf: RustBuffer) throws -> Self
 #endif
 public func FfiConverterTypeSelfCheckItem_lower(_ value: SelfCheckItem) -> RustBuffer {
     return FfiConverterTypeSelfCheckItem.lower(value)
+}
+
+
+public struct SupervisionNote: Equatable, Hashable {
+    public var id: String
+    public var from: String
+    public var text: String
+    public var atMs: Int64
+    public var mine: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, from: String, text: String, atMs: Int64, mine: Bool) {
+        self.id = id
+        self.from = from
+        self.text = text
+        self.atMs = atMs
+        self.mine = mine
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SupervisionNote: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSupervisionNote: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SupervisionNote {
+        return
+            try SupervisionNote(
+                id: FfiConverterString.read(from: &buf), 
+                from: FfiConverterString.read(from: &buf), 
+                text: FfiConverterString.read(from: &buf), 
+                atMs: FfiConverterInt64.read(from: &buf), 
+                mine: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SupervisionNote, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.from, into: &buf)
+        FfiConverterString.write(value.text, into: &buf)
+        FfiConverterInt64.write(value.atMs, into: &buf)
+        FfiConverterBool.write(value.mine, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSupervisionNote_lift(_ buf: RustBuffer) throws -> SupervisionNote {
+    return try FfiConverterTypeSupervisionNote.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSupervisionNote_lower(_ value: SupervisionNote) -> RustBuffer {
+    return FfiConverterTypeSupervisionNote.lower(value)
 }
 
 
@@ -6582,6 +7291,82 @@ public func FfiConverterTypeBackgroundOutcome_lower(_ value: BackgroundOutcome) 
 
 
 
+public enum CheckinOutcome: Equatable, Hashable {
+    
+    case talked
+    case noReply
+    /**
+     * Something worried her: alerts her debrief group's moderators with her note.
+     */
+    case needsFollowUp
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CheckinOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCheckinOutcome: FfiConverterRustBuffer {
+    typealias SwiftType = CheckinOutcome
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CheckinOutcome {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .talked
+        
+        case 2: return .noReply
+        
+        case 3: return .needsFollowUp
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CheckinOutcome, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .talked:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .noReply:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .needsFollowUp:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCheckinOutcome_lift(_ buf: RustBuffer) throws -> CheckinOutcome {
+    return try FfiConverterTypeCheckinOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCheckinOutcome_lower(_ value: CheckinOutcome) -> RustBuffer {
+    return FfiConverterTypeCheckinOutcome.lower(value)
+}
+
+
+
+
 public enum DeliveryState: Equatable, Hashable {
     
     /**
@@ -6646,6 +7431,79 @@ public func FfiConverterTypeDeliveryState_lift(_ buf: RustBuffer) throws -> Deli
 #endif
 public func FfiConverterTypeDeliveryState_lower(_ value: DeliveryState) -> RustBuffer {
     return FfiConverterTypeDeliveryState.lower(value)
+}
+
+
+
+
+public enum DueState: Equatable, Hashable {
+    
+    case overdue
+    case due
+    case upcoming
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension DueState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDueState: FfiConverterRustBuffer {
+    typealias SwiftType = DueState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DueState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .overdue
+        
+        case 2: return .due
+        
+        case 3: return .upcoming
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DueState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .overdue:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .due:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .upcoming:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDueState_lift(_ buf: RustBuffer) throws -> DueState {
+    return try FfiConverterTypeDueState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDueState_lower(_ value: DueState) -> RustBuffer {
+    return FfiConverterTypeDueState.lower(value)
 }
 
 
@@ -6885,6 +7743,75 @@ public func FfiConverterTypeFilterMode_lift(_ buf: RustBuffer) throws -> FilterM
 #endif
 public func FfiConverterTypeFilterMode_lower(_ value: FilterMode) -> RustBuffer {
     return FfiConverterTypeFilterMode.lower(value)
+}
+
+
+
+/**
+ * Where a group is in its members' journey.
+ */
+
+public enum GroupStage: Equatable, Hashable {
+    
+    case antenatal
+    case postnatal
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension GroupStage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeGroupStage: FfiConverterRustBuffer {
+    typealias SwiftType = GroupStage
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> GroupStage {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .antenatal
+        
+        case 2: return .postnatal
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: GroupStage, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .antenatal:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .postnatal:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGroupStage_lift(_ buf: RustBuffer) throws -> GroupStage {
+    return try FfiConverterTypeGroupStage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGroupStage_lower(_ value: GroupStage) -> RustBuffer {
+    return FfiConverterTypeGroupStage.lower(value)
 }
 
 
@@ -7353,6 +8280,79 @@ public func FfiConverterTypeItemState_lower(_ value: ItemState) -> RustBuffer {
 
 
 
+public enum OfferKind: Equatable, Hashable {
+    
+    case lossSupport
+    case oneToOne
+    case otherGroup
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension OfferKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOfferKind: FfiConverterRustBuffer {
+    typealias SwiftType = OfferKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OfferKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .lossSupport
+        
+        case 2: return .oneToOne
+        
+        case 3: return .otherGroup
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: OfferKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .lossSupport:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .oneToOne:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .otherGroup:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOfferKind_lift(_ buf: RustBuffer) throws -> OfferKind {
+    return try FfiConverterTypeOfferKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOfferKind_lower(_ value: OfferKind) -> RustBuffer {
+    return FfiConverterTypeOfferKind.lower(value)
+}
+
+
+
+
 public enum QueueKind: Equatable, Hashable {
     
     case report
@@ -7362,6 +8362,14 @@ public enum QueueKind: Equatable, Hashable {
      * A received message this device's detector flagged.
      */
     case detected
+    /**
+     * A volunteer's private note to her supervisors.
+     */
+    case supervision
+    /**
+     * A mother asks for a different volunteer (no reason is asked).
+     */
+    case volunteerChange
 
 
 
@@ -7391,6 +8399,10 @@ public struct FfiConverterTypeQueueKind: FfiConverterRustBuffer {
         
         case 4: return .detected
         
+        case 5: return .supervision
+        
+        case 6: return .volunteerChange
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -7413,6 +8425,14 @@ public struct FfiConverterTypeQueueKind: FfiConverterRustBuffer {
         
         case .detected:
             writeInt(&buf, Int32(4))
+        
+        
+        case .supervision:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .volunteerChange:
+            writeInt(&buf, Int32(6))
         
         }
     }
@@ -8156,6 +9176,30 @@ fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionBool: FfiConverterRustBuffer {
+    typealias SwiftType = Bool?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterBool.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterBool.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
     typealias SwiftType = String?
 
@@ -8447,6 +9491,31 @@ fileprivate struct FfiConverterSequenceTypeContextLine: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeDueCheckin: FfiConverterRustBuffer {
+    typealias SwiftType = [DueCheckin]
+
+    public static func write(_ value: [DueCheckin], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDueCheckin.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DueCheckin] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DueCheckin]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDueCheckin.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeGroupInfo: FfiConverterRustBuffer {
     typealias SwiftType = [GroupInfo]
 
@@ -8547,6 +9616,31 @@ fileprivate struct FfiConverterSequenceTypeMyAlert: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeMyCheckin: FfiConverterRustBuffer {
+    typealias SwiftType = [MyCheckin]
+
+    public static func write(_ value: [MyCheckin], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeMyCheckin.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [MyCheckin] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [MyCheckin]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeMyCheckin.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeMyReport: FfiConverterRustBuffer {
     typealias SwiftType = [MyReport]
 
@@ -8589,6 +9683,31 @@ fileprivate struct FfiConverterSequenceTypeNudge: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeNudge.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeOffer: FfiConverterRustBuffer {
+    typealias SwiftType = [Offer]
+
+    public static func write(_ value: [Offer], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeOffer.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Offer] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Offer]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeOffer.read(from: &buf))
         }
         return seq
     }
@@ -8714,6 +9833,31 @@ fileprivate struct FfiConverterSequenceTypeSelfCheckItem: FfiConverterRustBuffer
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeSelfCheckItem.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeSupervisionNote: FfiConverterRustBuffer {
+    typealias SwiftType = [SupervisionNote]
+
+    public static func write(_ value: [SupervisionNote], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSupervisionNote.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SupervisionNote] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SupervisionNote]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSupervisionNote.read(from: &buf))
         }
         return seq
     }
@@ -8885,6 +10029,24 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
+    if (uniffi_hearth_ffi_checksum_method_hearthcompanion_checkins() != 11735) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hearth_ffi_checksum_method_hearthcompanion_my_checkins() != 48464) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hearth_ffi_checksum_method_hearthcompanion_send_supervision_note() != 19748) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hearth_ffi_checksum_method_hearthcompanion_set_caseload_cap() != 34544) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hearth_ffi_checksum_method_hearthcompanion_set_debrief_group() != 52784) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hearth_ffi_checksum_method_hearthcompanion_set_volunteer_duty() != 50607) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_hearth_ffi_checksum_method_hearthcompanion_acknowledge() != 62917) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -9003,6 +10165,39 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hearth_ffi_checksum_method_storekeysource_store_key() != 42671) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hearth_ffi_checksum_method_grouptimeline_answer_offer() != 7777) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hearth_ffi_checksum_method_grouptimeline_ask_for_another_volunteer() != 29894) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hearth_ffi_checksum_method_grouptimeline_end_checkins() != 22223) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hearth_ffi_checksum_method_grouptimeline_offer() != 27632) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hearth_ffi_checksum_method_grouptimeline_offers() != 12381) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hearth_ffi_checksum_method_grouptimeline_plan_checkins() != 35711) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hearth_ffi_checksum_method_grouptimeline_record_checkin() != 1689) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hearth_ffi_checksum_method_grouptimeline_set_stage() != 42626) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hearth_ffi_checksum_method_grouptimeline_skip_checkin() != 43141) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hearth_ffi_checksum_method_grouptimeline_snooze_checkin() != 16370) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hearth_ffi_checksum_method_grouptimeline_supervision_notes() != 59757) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hearth_ffi_checksum_method_grouptimeline_accept_rules() != 47829) {

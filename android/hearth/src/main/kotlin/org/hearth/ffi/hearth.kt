@@ -829,6 +829,18 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_hearth_ffi_checksum_method_hearthcompanion_checkins(
+    ): Int
+    external fun uniffi_hearth_ffi_checksum_method_hearthcompanion_my_checkins(
+    ): Int
+    external fun uniffi_hearth_ffi_checksum_method_hearthcompanion_send_supervision_note(
+    ): Int
+    external fun uniffi_hearth_ffi_checksum_method_hearthcompanion_set_caseload_cap(
+    ): Int
+    external fun uniffi_hearth_ffi_checksum_method_hearthcompanion_set_debrief_group(
+    ): Int
+    external fun uniffi_hearth_ffi_checksum_method_hearthcompanion_set_volunteer_duty(
+    ): Int
     external fun uniffi_hearth_ffi_checksum_method_hearthcompanion_acknowledge(
     ): Int
     external fun uniffi_hearth_ffi_checksum_method_hearthcompanion_add_groups_listener(
@@ -908,6 +920,28 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_hearth_ffi_checksum_method_relaytransport_post(
     ): Int
     external fun uniffi_hearth_ffi_checksum_method_storekeysource_store_key(
+    ): Int
+    external fun uniffi_hearth_ffi_checksum_method_grouptimeline_answer_offer(
+    ): Int
+    external fun uniffi_hearth_ffi_checksum_method_grouptimeline_ask_for_another_volunteer(
+    ): Int
+    external fun uniffi_hearth_ffi_checksum_method_grouptimeline_end_checkins(
+    ): Int
+    external fun uniffi_hearth_ffi_checksum_method_grouptimeline_offer(
+    ): Int
+    external fun uniffi_hearth_ffi_checksum_method_grouptimeline_offers(
+    ): Int
+    external fun uniffi_hearth_ffi_checksum_method_grouptimeline_plan_checkins(
+    ): Int
+    external fun uniffi_hearth_ffi_checksum_method_grouptimeline_record_checkin(
+    ): Int
+    external fun uniffi_hearth_ffi_checksum_method_grouptimeline_set_stage(
+    ): Int
+    external fun uniffi_hearth_ffi_checksum_method_grouptimeline_skip_checkin(
+    ): Int
+    external fun uniffi_hearth_ffi_checksum_method_grouptimeline_snooze_checkin(
+    ): Int
+    external fun uniffi_hearth_ffi_checksum_method_grouptimeline_supervision_notes(
     ): Int
     external fun uniffi_hearth_ffi_checksum_method_grouptimeline_accept_rules(
     ): Int
@@ -1030,6 +1064,18 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_hearth_ffi_fn_constructor_hearthcompanion_open(`home`: RustBuffer.ByValue,`key`: Long,`transport`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_hearth_ffi_fn_method_hearthcompanion_checkins(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_hearth_ffi_fn_method_hearthcompanion_my_checkins(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_hearth_ffi_fn_method_hearthcompanion_send_supervision_note(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_hearth_ffi_fn_method_hearthcompanion_set_caseload_cap(`ptr`: Long,`cap`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_hearth_ffi_fn_method_hearthcompanion_set_debrief_group(`ptr`: Long,`groupId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_hearth_ffi_fn_method_hearthcompanion_set_volunteer_duty(`ptr`: Long,`on`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_hearth_ffi_fn_method_hearthcompanion_acknowledge(`ptr`: Long,`itemId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_hearth_ffi_fn_method_hearthcompanion_add_groups_listener(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1160,6 +1206,28 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_hearth_ffi_fn_free_grouptimeline(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_hearth_ffi_fn_method_grouptimeline_answer_offer(`ptr`: Long,`offerId`: RustBuffer.ByValue,`accept`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_hearth_ffi_fn_method_grouptimeline_ask_for_another_volunteer(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_hearth_ffi_fn_method_grouptimeline_end_checkins(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_hearth_ffi_fn_method_grouptimeline_offer(`ptr`: Long,`member`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_hearth_ffi_fn_method_grouptimeline_offers(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_hearth_ffi_fn_method_grouptimeline_plan_checkins(`ptr`: Long,`day`: RustBuffer.ByValue,`at`: RustBuffer.ByValue,`timeZone`: RustBuffer.ByValue,`everyWeeks`: Int,`start`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_hearth_ffi_fn_method_grouptimeline_record_checkin(`ptr`: Long,`outcome`: RustBuffer.ByValue,`note`: RustBuffer.ByValue,`date`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_hearth_ffi_fn_method_grouptimeline_set_stage(`ptr`: Long,`stage`: RustBuffer.ByValue,`rename`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_hearth_ffi_fn_method_grouptimeline_skip_checkin(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_hearth_ffi_fn_method_grouptimeline_snooze_checkin(`ptr`: Long,`untilMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_hearth_ffi_fn_method_grouptimeline_supervision_notes(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_hearth_ffi_fn_method_grouptimeline_accept_rules(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_hearth_ffi_fn_method_grouptimeline_add_listener(`ptr`: Long,`limit`: Int,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1363,6 +1431,24 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_hearth_ffi_checksum_method_hearthcompanion_checkins() and 0xFFFF) != 11735) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hearth_ffi_checksum_method_hearthcompanion_my_checkins() and 0xFFFF) != 48464) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hearth_ffi_checksum_method_hearthcompanion_send_supervision_note() and 0xFFFF) != 19748) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hearth_ffi_checksum_method_hearthcompanion_set_caseload_cap() and 0xFFFF) != 34544) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hearth_ffi_checksum_method_hearthcompanion_set_debrief_group() and 0xFFFF) != 52784) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hearth_ffi_checksum_method_hearthcompanion_set_volunteer_duty() and 0xFFFF) != 50607) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_hearth_ffi_checksum_method_hearthcompanion_acknowledge() and 0xFFFF) != 62917) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1481,6 +1567,39 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hearth_ffi_checksum_method_storekeysource_store_key() and 0xFFFF) != 42671) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hearth_ffi_checksum_method_grouptimeline_answer_offer() and 0xFFFF) != 7777) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hearth_ffi_checksum_method_grouptimeline_ask_for_another_volunteer() and 0xFFFF) != 29894) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hearth_ffi_checksum_method_grouptimeline_end_checkins() and 0xFFFF) != 22223) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hearth_ffi_checksum_method_grouptimeline_offer() and 0xFFFF) != 27632) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hearth_ffi_checksum_method_grouptimeline_offers() and 0xFFFF) != 12381) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hearth_ffi_checksum_method_grouptimeline_plan_checkins() and 0xFFFF) != 35711) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hearth_ffi_checksum_method_grouptimeline_record_checkin() and 0xFFFF) != 1689) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hearth_ffi_checksum_method_grouptimeline_set_stage() and 0xFFFF) != 42626) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hearth_ffi_checksum_method_grouptimeline_skip_checkin() and 0xFFFF) != 43141) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hearth_ffi_checksum_method_grouptimeline_snooze_checkin() and 0xFFFF) != 16370) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hearth_ffi_checksum_method_grouptimeline_supervision_notes() and 0xFFFF) != 59757) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hearth_ffi_checksum_method_grouptimeline_accept_rules() and 0xFFFF) != 47829) {
@@ -2120,6 +2239,62 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 
 public interface GroupTimelineInterface {
     
+    /**
+     * Accepts or declines an offer made to her; only its moderator is told.
+     */
+    fun `answerOffer`(`offerId`: kotlin.String, `accept`: kotlin.Boolean)
+    
+    /**
+     * The mother asks this group's coordinators for a different volunteer (no reason).
+     */
+    fun `askForAnotherVolunteer`(): kotlin.String
+    
+    fun `endCheckins`()
+    
+    /**
+     * A moderator's private offer to one member; nothing shows in the group.
+     */
+    fun `offer`(`member`: kotlin.String, `kind`: OfferKind, `text`: kotlin.String): kotlin.String
+    
+    /**
+     * Offers this device made or received here, with their answers.
+     */
+    fun `offers`(): List<Offer>
+    
+    /**
+     * Plans recurring check-ins in this conversation (the volunteer who started it), on the
+     * mother's clock: `day` monday…sunday, `at` HH:MM, her IANA `time_zone`, every
+     * `every_weeks` weeks from `start` (YYYY-MM-DD; today on her clock if none). Returns the
+     * plan in words.
+     */
+    fun `planCheckins`(`day`: kotlin.String, `at`: kotlin.String, `timeZone`: kotlin.String, `everyWeeks`: kotlin.UInt, `start`: kotlin.String?): kotlin.String
+    
+    /**
+     * Records how a check-in went (`date`: which one, by her date; the latest by default).
+     * Returns the alert id when `NeedsFollowUp` alerted her debrief group's moderators.
+     */
+    fun `recordCheckin`(`outcome`: CheckinOutcome, `note`: kotlin.String, `date`: kotlin.String?): kotlin.String?
+    
+    /**
+     * Moves the group to another stage (moderators), optionally renaming it.
+     */
+    fun `setStage`(`stage`: GroupStage, `rename`: kotlin.String?)
+    
+    /**
+     * The mother skips her next check-in; returns its date.
+     */
+    fun `skipCheckin`(): kotlin.String
+    
+    /**
+     * The mother asks for her next check-in later; returns the check-in's date.
+     */
+    fun `snoozeCheckin`(`untilMs`: kotlin.Long): kotlin.String
+    
+    /**
+     * Supervision notes sent or received in this group, oldest first.
+     */
+    fun `supervisionNotes`(): List<SupervisionNote>
+    
     fun `acceptRules`()
     
     /**
@@ -2396,6 +2571,207 @@ open class GroupTimeline: Disposable, AutoCloseable, GroupTimelineInterface
             UniffiLib.uniffi_hearth_ffi_fn_clone_grouptimeline(handle, status)
         }
     }
+
+    
+    /**
+     * Accepts or declines an offer made to her; only its moderator is told.
+     */
+    @Throws(HearthException::class)override fun `answerOffer`(`offerId`: kotlin.String, `accept`: kotlin.Boolean)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HearthException) { _status ->
+    UniffiLib.uniffi_hearth_ffi_fn_method_grouptimeline_answer_offer(
+        it,
+        
+        FfiConverterString.lower(`offerId`),
+        FfiConverterBoolean.lower(`accept`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The mother asks this group's coordinators for a different volunteer (no reason).
+     */
+    @Throws(HearthException::class)override fun `askForAnotherVolunteer`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HearthException) { _status ->
+    UniffiLib.uniffi_hearth_ffi_fn_method_grouptimeline_ask_for_another_volunteer(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    @Throws(HearthException::class)override fun `endCheckins`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HearthException) { _status ->
+    UniffiLib.uniffi_hearth_ffi_fn_method_grouptimeline_end_checkins(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * A moderator's private offer to one member; nothing shows in the group.
+     */
+    @Throws(HearthException::class)override fun `offer`(`member`: kotlin.String, `kind`: OfferKind, `text`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HearthException) { _status ->
+    UniffiLib.uniffi_hearth_ffi_fn_method_grouptimeline_offer(
+        it,
+        
+        FfiConverterString.lower(`member`),
+        FfiConverterTypeOfferKind.lower(`kind`),
+        FfiConverterString.lower(`text`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Offers this device made or received here, with their answers.
+     */
+    @Throws(HearthException::class)override fun `offers`(): List<Offer> {
+            return FfiConverterSequenceTypeOffer.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HearthException) { _status ->
+    UniffiLib.uniffi_hearth_ffi_fn_method_grouptimeline_offers(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Plans recurring check-ins in this conversation (the volunteer who started it), on the
+     * mother's clock: `day` monday…sunday, `at` HH:MM, her IANA `time_zone`, every
+     * `every_weeks` weeks from `start` (YYYY-MM-DD; today on her clock if none). Returns the
+     * plan in words.
+     */
+    @Throws(HearthException::class)override fun `planCheckins`(`day`: kotlin.String, `at`: kotlin.String, `timeZone`: kotlin.String, `everyWeeks`: kotlin.UInt, `start`: kotlin.String?): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HearthException) { _status ->
+    UniffiLib.uniffi_hearth_ffi_fn_method_grouptimeline_plan_checkins(
+        it,
+        
+        FfiConverterString.lower(`day`),
+        FfiConverterString.lower(`at`),
+        FfiConverterString.lower(`timeZone`),
+        FfiConverterUInt.lower(`everyWeeks`),
+        FfiConverterOptionalString.lower(`start`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Records how a check-in went (`date`: which one, by her date; the latest by default).
+     * Returns the alert id when `NeedsFollowUp` alerted her debrief group's moderators.
+     */
+    @Throws(HearthException::class)override fun `recordCheckin`(`outcome`: CheckinOutcome, `note`: kotlin.String, `date`: kotlin.String?): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HearthException) { _status ->
+    UniffiLib.uniffi_hearth_ffi_fn_method_grouptimeline_record_checkin(
+        it,
+        
+        FfiConverterTypeCheckinOutcome.lower(`outcome`),
+        FfiConverterString.lower(`note`),
+        FfiConverterOptionalString.lower(`date`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Moves the group to another stage (moderators), optionally renaming it.
+     */
+    @Throws(HearthException::class)override fun `setStage`(`stage`: GroupStage, `rename`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HearthException) { _status ->
+    UniffiLib.uniffi_hearth_ffi_fn_method_grouptimeline_set_stage(
+        it,
+        
+        FfiConverterTypeGroupStage.lower(`stage`),
+        FfiConverterOptionalString.lower(`rename`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The mother skips her next check-in; returns its date.
+     */
+    @Throws(HearthException::class)override fun `skipCheckin`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HearthException) { _status ->
+    UniffiLib.uniffi_hearth_ffi_fn_method_grouptimeline_skip_checkin(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The mother asks for her next check-in later; returns the check-in's date.
+     */
+    @Throws(HearthException::class)override fun `snoozeCheckin`(`untilMs`: kotlin.Long): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HearthException) { _status ->
+    UniffiLib.uniffi_hearth_ffi_fn_method_grouptimeline_snooze_checkin(
+        it,
+        
+        FfiConverterLong.lower(`untilMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Supervision notes sent or received in this group, oldest first.
+     */
+    @Throws(HearthException::class)override fun `supervisionNotes`(): List<SupervisionNote> {
+            return FfiConverterSequenceTypeSupervisionNote.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HearthException) { _status ->
+    UniffiLib.uniffi_hearth_ffi_fn_method_grouptimeline_supervision_notes(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
 
     
     @Throws(HearthException::class)override fun `acceptRules`()
@@ -3561,6 +3937,36 @@ public object FfiConverterTypeGroupsListener: FfiConverter<GroupsListener, Long>
 public interface HearthCompanionInterface {
     
     /**
+     * The volunteer's due and overdue check-ins.
+     */
+    fun `checkins`(): CheckinsView
+    
+    /**
+     * The mother's check-ins, one per volunteer who planned them with her.
+     */
+    fun `myCheckins`(): List<MyCheckin>
+    
+    /**
+     * A private note to her supervisors (her debrief group's moderators); returns its id.
+     */
+    fun `sendSupervisionNote`(`text`: kotlin.String): kotlin.String
+    
+    /**
+     * The most mothers she supports at once (1 to 20).
+     */
+    fun `setCaseloadCap`(`cap`: kotlin.UInt)
+    
+    /**
+     * The volunteers' group whose moderators receive her follow-ups and supervision notes.
+     */
+    fun `setDebriefGroup`(`groupId`: kotlin.String)
+    
+    /**
+     * On duty or off (no prompts and no new mothers while off).
+     */
+    fun `setVolunteerDuty`(`on`: kotlin.Boolean)
+    
+    /**
      * Takes a report or alert in hand; the reporter and the other moderators see it.
      */
     fun `acknowledge`(`itemId`: kotlin.String)
@@ -3821,6 +4227,109 @@ open class HearthCompanion: Disposable, AutoCloseable, HearthCompanionInterface
             UniffiLib.uniffi_hearth_ffi_fn_clone_hearthcompanion(handle, status)
         }
     }
+
+    
+    /**
+     * The volunteer's due and overdue check-ins.
+     */
+    @Throws(HearthException::class)override fun `checkins`(): CheckinsView {
+            return FfiConverterTypeCheckinsView.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HearthException) { _status ->
+    UniffiLib.uniffi_hearth_ffi_fn_method_hearthcompanion_checkins(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The mother's check-ins, one per volunteer who planned them with her.
+     */
+    @Throws(HearthException::class)override fun `myCheckins`(): List<MyCheckin> {
+            return FfiConverterSequenceTypeMyCheckin.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HearthException) { _status ->
+    UniffiLib.uniffi_hearth_ffi_fn_method_hearthcompanion_my_checkins(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A private note to her supervisors (her debrief group's moderators); returns its id.
+     */
+    @Throws(HearthException::class)override fun `sendSupervisionNote`(`text`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HearthException) { _status ->
+    UniffiLib.uniffi_hearth_ffi_fn_method_hearthcompanion_send_supervision_note(
+        it,
+        
+        FfiConverterString.lower(`text`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The most mothers she supports at once (1 to 20).
+     */
+    @Throws(HearthException::class)override fun `setCaseloadCap`(`cap`: kotlin.UInt)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HearthException) { _status ->
+    UniffiLib.uniffi_hearth_ffi_fn_method_hearthcompanion_set_caseload_cap(
+        it,
+        
+        FfiConverterUInt.lower(`cap`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The volunteers' group whose moderators receive her follow-ups and supervision notes.
+     */
+    @Throws(HearthException::class)override fun `setDebriefGroup`(`groupId`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HearthException) { _status ->
+    UniffiLib.uniffi_hearth_ffi_fn_method_hearthcompanion_set_debrief_group(
+        it,
+        
+        FfiConverterString.lower(`groupId`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * On duty or off (no prompts and no new mothers while off).
+     */
+    @Throws(HearthException::class)override fun `setVolunteerDuty`(`on`: kotlin.Boolean)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HearthException) { _status ->
+    UniffiLib.uniffi_hearth_ffi_fn_method_hearthcompanion_set_volunteer_duty(
+        it,
+        
+        FfiConverterBoolean.lower(`on`),_status)
+}
+    }
+    
+    
 
     
     /**
@@ -6824,6 +7333,62 @@ public object FfiConverterTypeBackgroundSyncReport: FfiConverterRustBuffer<Backg
 
 
 /**
+ * A volunteer's check-ins: her standing and what is due (empty while off duty).
+ */
+data class CheckinsView (
+    var `onDuty`: kotlin.Boolean
+    , 
+    var `cap`: kotlin.UInt
+    , 
+    var `caseload`: kotlin.UInt
+    , 
+    var `debriefGroup`: kotlin.String?
+    , 
+    var `due`: List<DueCheckin>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCheckinsView: FfiConverterRustBuffer<CheckinsView> {
+    override fun read(buf: ByteBuffer): CheckinsView {
+        return CheckinsView(
+            FfiConverterBoolean.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeDueCheckin.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CheckinsView) = (
+            FfiConverterBoolean.allocationSize(value.`onDuty`) +
+            FfiConverterUInt.allocationSize(value.`cap`) +
+            FfiConverterUInt.allocationSize(value.`caseload`) +
+            FfiConverterOptionalString.allocationSize(value.`debriefGroup`) +
+            FfiConverterSequenceTypeDueCheckin.allocationSize(value.`due`)
+    )
+
+    override fun write(value: CheckinsView, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`onDuty`, buf)
+            FfiConverterUInt.write(value.`cap`, buf)
+            FfiConverterUInt.write(value.`caseload`, buf)
+            FfiConverterOptionalString.write(value.`debriefGroup`, buf)
+            FfiConverterSequenceTypeDueCheckin.write(value.`due`, buf)
+    }
+}
+
+
+
+/**
  * This member's own content filters (they never hide anything from anyone else).
  */
 data class ContentFilters (
@@ -6977,6 +7542,86 @@ public object FfiConverterTypeDraftCheck: FfiConverterRustBuffer<DraftCheck> {
             FfiConverterOptionalTypeHelpNow.write(value.`help`, buf)
             FfiConverterOptionalTypeAlertSeverity.write(value.`severity`, buf)
             FfiConverterBoolean.write(value.`canAlert`, buf)
+    }
+}
+
+
+
+/**
+ * One line of a volunteer's due list.
+ */
+data class DueCheckin (
+    /**
+     * The conversation.
+     */
+    var `group`: kotlin.String
+    , 
+    var `mother`: kotlin.String
+    , 
+    /**
+     * Her date of the check-in (`YYYY-MM-DD`); names it when recording.
+     */
+    var `date`: kotlin.String
+    , 
+    /**
+     * Its time on her clock, `YYYY-MM-DD HH:MM`.
+     */
+    var `herTime`: kotlin.String
+    , 
+    var `dueAtMs`: kotlin.Long
+    , 
+    var `overdueAtMs`: kotlin.Long
+    , 
+    var `snoozedUntilMs`: kotlin.Long?
+    , 
+    var `state`: DueState
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDueCheckin: FfiConverterRustBuffer<DueCheckin> {
+    override fun read(buf: ByteBuffer): DueCheckin {
+        return DueCheckin(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterTypeDueState.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DueCheckin) = (
+            FfiConverterString.allocationSize(value.`group`) +
+            FfiConverterString.allocationSize(value.`mother`) +
+            FfiConverterString.allocationSize(value.`date`) +
+            FfiConverterString.allocationSize(value.`herTime`) +
+            FfiConverterLong.allocationSize(value.`dueAtMs`) +
+            FfiConverterLong.allocationSize(value.`overdueAtMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`snoozedUntilMs`) +
+            FfiConverterTypeDueState.allocationSize(value.`state`)
+    )
+
+    override fun write(value: DueCheckin, buf: ByteBuffer) {
+            FfiConverterString.write(value.`group`, buf)
+            FfiConverterString.write(value.`mother`, buf)
+            FfiConverterString.write(value.`date`, buf)
+            FfiConverterString.write(value.`herTime`, buf)
+            FfiConverterLong.write(value.`dueAtMs`, buf)
+            FfiConverterLong.write(value.`overdueAtMs`, buf)
+            FfiConverterOptionalLong.write(value.`snoozedUntilMs`, buf)
+            FfiConverterTypeDueState.write(value.`state`, buf)
     }
 }
 
@@ -7619,6 +8264,8 @@ data class ModerationView (
      * The group's planned ending, if its moderators set one.
      */
     var `ending`: Ending?
+    , 
+    var `stage`: GroupStage
     
 ){
     
@@ -7649,6 +8296,7 @@ public object FfiConverterTypeModerationView: FfiConverterRustBuffer<ModerationV
             FfiConverterOptionalLong.read(buf),
             FfiConverterOptionalLong.read(buf),
             FfiConverterOptionalTypeEnding.read(buf),
+            FfiConverterTypeGroupStage.read(buf),
         )
     }
 
@@ -7666,7 +8314,8 @@ public object FfiConverterTypeModerationView: FfiConverterRustBuffer<ModerationV
             FfiConverterBoolean.allocationSize(value.`iAmOnDuty`) +
             FfiConverterOptionalLong.allocationSize(value.`mutedUntilMs`) +
             FfiConverterOptionalLong.allocationSize(value.`nextPostAtMs`) +
-            FfiConverterOptionalTypeEnding.allocationSize(value.`ending`)
+            FfiConverterOptionalTypeEnding.allocationSize(value.`ending`) +
+            FfiConverterTypeGroupStage.allocationSize(value.`stage`)
     )
 
     override fun write(value: ModerationView, buf: ByteBuffer) {
@@ -7684,6 +8333,7 @@ public object FfiConverterTypeModerationView: FfiConverterRustBuffer<ModerationV
             FfiConverterOptionalLong.write(value.`mutedUntilMs`, buf)
             FfiConverterOptionalLong.write(value.`nextPostAtMs`, buf)
             FfiConverterOptionalTypeEnding.write(value.`ending`, buf)
+            FfiConverterTypeGroupStage.write(value.`stage`, buf)
     }
 }
 
@@ -7756,6 +8406,70 @@ public object FfiConverterTypeMyAlert: FfiConverterRustBuffer<MyAlert> {
             FfiConverterTypeAlertState.write(value.`state`, buf)
             FfiConverterString.write(value.`outcome`, buf)
             FfiConverterBoolean.write(value.`pending`, buf)
+    }
+}
+
+
+
+/**
+ * The mother's check-ins with one volunteer.
+ */
+data class MyCheckin (
+    var `group`: kotlin.String
+    , 
+    var `volunteer`: kotlin.String
+    , 
+    /**
+     * The plan in words: "weekly on Tue at 19:00 (Europe/London)".
+     */
+    var `plan`: kotlin.String
+    , 
+    var `nextDate`: kotlin.String?
+    , 
+    var `nextAtMs`: kotlin.Long?
+    , 
+    var `snoozedUntilMs`: kotlin.Long?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMyCheckin: FfiConverterRustBuffer<MyCheckin> {
+    override fun read(buf: ByteBuffer): MyCheckin {
+        return MyCheckin(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MyCheckin) = (
+            FfiConverterString.allocationSize(value.`group`) +
+            FfiConverterString.allocationSize(value.`volunteer`) +
+            FfiConverterString.allocationSize(value.`plan`) +
+            FfiConverterOptionalString.allocationSize(value.`nextDate`) +
+            FfiConverterOptionalLong.allocationSize(value.`nextAtMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`snoozedUntilMs`)
+    )
+
+    override fun write(value: MyCheckin, buf: ByteBuffer) {
+            FfiConverterString.write(value.`group`, buf)
+            FfiConverterString.write(value.`volunteer`, buf)
+            FfiConverterString.write(value.`plan`, buf)
+            FfiConverterOptionalString.write(value.`nextDate`, buf)
+            FfiConverterOptionalLong.write(value.`nextAtMs`, buf)
+            FfiConverterOptionalLong.write(value.`snoozedUntilMs`, buf)
     }
 }
 
@@ -7886,6 +8600,80 @@ public object FfiConverterTypeNudge: FfiConverterRustBuffer<Nudge> {
             FfiConverterString.write(value.`text`, buf)
             FfiConverterLong.write(value.`atMs`, buf)
             FfiConverterBoolean.write(value.`mine`, buf)
+    }
+}
+
+
+
+/**
+ * A private offer, as the member or the moderator who made it sees it.
+ */
+data class Offer (
+    var `id`: kotlin.String
+    , 
+    var `from`: kotlin.String
+    , 
+    var `to`: kotlin.String
+    , 
+    var `kind`: OfferKind
+    , 
+    var `text`: kotlin.String
+    , 
+    var `atMs`: kotlin.Long
+    , 
+    var `mine`: kotlin.Boolean
+    , 
+    /**
+     * Accepted (true), declined (false), or not answered yet.
+     */
+    var `accepted`: kotlin.Boolean?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOffer: FfiConverterRustBuffer<Offer> {
+    override fun read(buf: ByteBuffer): Offer {
+        return Offer(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeOfferKind.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Offer) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`from`) +
+            FfiConverterString.allocationSize(value.`to`) +
+            FfiConverterTypeOfferKind.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`text`) +
+            FfiConverterLong.allocationSize(value.`atMs`) +
+            FfiConverterBoolean.allocationSize(value.`mine`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`accepted`)
+    )
+
+    override fun write(value: Offer, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`from`, buf)
+            FfiConverterString.write(value.`to`, buf)
+            FfiConverterTypeOfferKind.write(value.`kind`, buf)
+            FfiConverterString.write(value.`text`, buf)
+            FfiConverterLong.write(value.`atMs`, buf)
+            FfiConverterBoolean.write(value.`mine`, buf)
+            FfiConverterOptionalBoolean.write(value.`accepted`, buf)
     }
 }
 
@@ -8374,6 +9162,59 @@ public object FfiConverterTypeSelfCheckItem: FfiConverterRustBuffer<SelfCheckIte
     override fun write(value: SelfCheckItem, buf: ByteBuffer) {
             FfiConverterString.write(value.`text`, buf)
             FfiConverterSequenceString.write(value.`options`, buf)
+    }
+}
+
+
+
+data class SupervisionNote (
+    var `id`: kotlin.String
+    , 
+    var `from`: kotlin.String
+    , 
+    var `text`: kotlin.String
+    , 
+    var `atMs`: kotlin.Long
+    , 
+    var `mine`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSupervisionNote: FfiConverterRustBuffer<SupervisionNote> {
+    override fun read(buf: ByteBuffer): SupervisionNote {
+        return SupervisionNote(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SupervisionNote) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`from`) +
+            FfiConverterString.allocationSize(value.`text`) +
+            FfiConverterLong.allocationSize(value.`atMs`) +
+            FfiConverterBoolean.allocationSize(value.`mine`)
+    )
+
+    override fun write(value: SupervisionNote, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`from`, buf)
+            FfiConverterString.write(value.`text`, buf)
+            FfiConverterLong.write(value.`atMs`, buf)
+            FfiConverterBoolean.write(value.`mine`, buf)
     }
 }
 
@@ -8913,6 +9754,44 @@ public object FfiConverterTypeBackgroundOutcome: FfiConverterRustBuffer<Backgrou
 
 
 
+enum class CheckinOutcome {
+    
+    TALKED,
+    NO_REPLY,
+    /**
+     * Something worried her: alerts her debrief group's moderators with her note.
+     */
+    NEEDS_FOLLOW_UP;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCheckinOutcome: FfiConverterRustBuffer<CheckinOutcome> {
+    override fun read(buf: ByteBuffer) = try {
+        CheckinOutcome.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: CheckinOutcome) = 4UL
+
+    override fun write(value: CheckinOutcome, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+
 enum class DeliveryState {
     
     /**
@@ -8941,6 +9820,41 @@ public object FfiConverterTypeDeliveryState: FfiConverterRustBuffer<DeliveryStat
     override fun allocationSize(value: DeliveryState) = 4UL
 
     override fun write(value: DeliveryState, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+
+enum class DueState {
+    
+    OVERDUE,
+    DUE,
+    UPCOMING;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDueState: FfiConverterRustBuffer<DueState> {
+    override fun read(buf: ByteBuffer) = try {
+        DueState.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: DueState) = 4UL
+
+    override fun write(value: DueState, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -9054,6 +9968,43 @@ public object FfiConverterTypeFilterMode: FfiConverterRustBuffer<FilterMode> {
     override fun allocationSize(value: FilterMode) = 4UL
 
     override fun write(value: FilterMode, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Where a group is in its members' journey.
+ */
+
+enum class GroupStage {
+    
+    ANTENATAL,
+    POSTNATAL;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeGroupStage: FfiConverterRustBuffer<GroupStage> {
+    override fun read(buf: ByteBuffer) = try {
+        GroupStage.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: GroupStage) = 4UL
+
+    override fun write(value: GroupStage, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -9730,6 +10681,41 @@ public object FfiConverterTypeItemState: FfiConverterRustBuffer<ItemState> {
 
 
 
+enum class OfferKind {
+    
+    LOSS_SUPPORT,
+    ONE_TO_ONE,
+    OTHER_GROUP;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOfferKind: FfiConverterRustBuffer<OfferKind> {
+    override fun read(buf: ByteBuffer) = try {
+        OfferKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: OfferKind) = 4UL
+
+    override fun write(value: OfferKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+
 enum class QueueKind {
     
     REPORT,
@@ -9738,7 +10724,15 @@ enum class QueueKind {
     /**
      * A received message this device's detector flagged.
      */
-    DETECTED;
+    DETECTED,
+    /**
+     * A volunteer's private note to her supervisors.
+     */
+    SUPERVISION,
+    /**
+     * A mother asks for a different volunteer (no reason is asked).
+     */
+    VOLUNTEER_CHANGE;
 
     
 
@@ -10244,6 +11238,38 @@ public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalBoolean: FfiConverterRustBuffer<kotlin.Boolean?> {
+    override fun read(buf: ByteBuffer): kotlin.Boolean? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterBoolean.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Boolean?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterBoolean.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Boolean?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterBoolean.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?> {
     override fun read(buf: ByteBuffer): kotlin.String? {
         if (buf.get().toInt() == 0) {
@@ -10616,6 +11642,34 @@ public object FfiConverterSequenceTypeContextLine: FfiConverterRustBuffer<List<C
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeDueCheckin: FfiConverterRustBuffer<List<DueCheckin>> {
+    override fun read(buf: ByteBuffer): List<DueCheckin> {
+        val len = buf.getInt()
+        return List<DueCheckin>(len) {
+            FfiConverterTypeDueCheckin.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DueCheckin>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDueCheckin.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DueCheckin>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDueCheckin.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeGroupInfo: FfiConverterRustBuffer<List<GroupInfo>> {
     override fun read(buf: ByteBuffer): List<GroupInfo> {
         val len = buf.getInt()
@@ -10728,6 +11782,34 @@ public object FfiConverterSequenceTypeMyAlert: FfiConverterRustBuffer<List<MyAle
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeMyCheckin: FfiConverterRustBuffer<List<MyCheckin>> {
+    override fun read(buf: ByteBuffer): List<MyCheckin> {
+        val len = buf.getInt()
+        return List<MyCheckin>(len) {
+            FfiConverterTypeMyCheckin.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<MyCheckin>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeMyCheckin.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<MyCheckin>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeMyCheckin.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeMyReport: FfiConverterRustBuffer<List<MyReport>> {
     override fun read(buf: ByteBuffer): List<MyReport> {
         val len = buf.getInt()
@@ -10774,6 +11856,34 @@ public object FfiConverterSequenceTypeNudge: FfiConverterRustBuffer<List<Nudge>>
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeNudge.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeOffer: FfiConverterRustBuffer<List<Offer>> {
+    override fun read(buf: ByteBuffer): List<Offer> {
+        val len = buf.getInt()
+        return List<Offer>(len) {
+            FfiConverterTypeOffer.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Offer>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeOffer.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Offer>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeOffer.write(it, buf)
         }
     }
 }
@@ -10914,6 +12024,34 @@ public object FfiConverterSequenceTypeSelfCheckItem: FfiConverterRustBuffer<List
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeSelfCheckItem.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeSupervisionNote: FfiConverterRustBuffer<List<SupervisionNote>> {
+    override fun read(buf: ByteBuffer): List<SupervisionNote> {
+        val len = buf.getInt()
+        return List<SupervisionNote>(len) {
+            FfiConverterTypeSupervisionNote.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<SupervisionNote>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSupervisionNote.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<SupervisionNote>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSupervisionNote.write(it, buf)
         }
     }
 }
