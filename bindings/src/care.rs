@@ -71,6 +71,8 @@ pub enum OfferKind {
     LossSupport,
     OneToOne,
     OtherGroup,
+    /// Her volunteer asks her consent to hand her over to another volunteer.
+    Handover,
 }
 
 impl From<OfferKind> for CoreOfferKind {
@@ -79,6 +81,7 @@ impl From<OfferKind> for CoreOfferKind {
             OfferKind::LossSupport => CoreOfferKind::LossSupport,
             OfferKind::OneToOne => CoreOfferKind::OneToOne,
             OfferKind::OtherGroup => CoreOfferKind::OtherGroup,
+            OfferKind::Handover => CoreOfferKind::Handover,
         }
     }
 }
@@ -106,6 +109,7 @@ impl From<offers::OfferView> for Offer {
             kind: match o.kind {
                 "loss_support" => OfferKind::LossSupport,
                 "one_to_one" => OfferKind::OneToOne,
+                "handover" => OfferKind::Handover,
                 _ => OfferKind::OtherGroup,
             },
             text: o.text,

@@ -70,7 +70,8 @@ pub(crate) enum OfferAction {
     Send {
         group: String,
         member: String,
-        /// loss-support, one-to-one or other-group.
+        /// loss-support, one-to-one, other-group, or handover (in a one-to-one conversation:
+        /// her consent to another volunteer taking over).
         #[arg(long)]
         kind: String,
         /// The offer in your words.

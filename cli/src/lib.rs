@@ -321,7 +321,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             plan::run_match(&mut out)?;
             return Ok(out.flush()?);
         }
-        Command::Cohorts(cmd) => {
+        Command::Cohorts(cmd @ plan::CohortsCommand::Plan { .. }) => {
             let mut out = std::io::stdout().lock();
             plan::run_cohorts(cmd, &mut out)?;
             return Ok(out.flush()?);
@@ -346,8 +346,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     // Scanning and scoring store nothing: they need no profile or secret.
     let command = match cli.command {
-        Command::Safety(_) | Command::Match { .. } | Command::Cohorts(_) => {
+        Command::Safety(_)
+        | Command::Match { .. }
+        | Command::Cohorts(plan::CohortsCommand::Plan { .. }) => {
             unreachable!("handled before the profile's home is found")
+        }
+        Command::Cohorts(plan::CohortsCommand::Confirm { plan, json }) => {
+            plan::run_confirm(plan, json, &home, secret::from_env()?, &mut out)?;
+            return Ok(out.flush()?);
         }
         Command::Epds(cmd) => {
             safety::run_epds(cmd, &home, || Ok(secret::from_env()?), &mut out)?;

@@ -20,6 +20,15 @@ pub(crate) enum CohortsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Confirm a plan (moderators): create its groups and one mother's invite per member, for
+    /// you to pass on. Reads the plan `cohorts plan` printed (standard input, or --plan FILE).
+    /// Everything is checked first; a bad plan creates nothing.
+    Confirm {
+        #[arg(long, value_name = "FILE")]
+        plan: Option<std::path::PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn read_stdin(what: &str) -> Result<String, Failure> {
@@ -59,10 +68,50 @@ pub(crate) fn run_match(out: &mut impl Write) -> Result<(), Failure> {
 }
 
 pub(crate) fn run_cohorts(cmd: CohortsCommand, out: &mut impl Write) -> Result<(), Failure> {
-    let CohortsCommand::Plan { json: _ } = cmd;
+    let CohortsCommand::Plan { json: _ } = cmd else {
+        unreachable!("cohorts confirm needs a profile and runs through run_confirm")
+    };
     let input = read_stdin("cohorts plan")?;
     let plan =
         hearth_care::cohorts::plan_json(&input).map_err(|e| care_failure("cohorts plan", e))?;
     writeln!(out, "{plan}")?;
+    Ok(())
+}
+
+/// `hearth cohorts confirm`: the plan's groups and invites, on this coordinator's profile.
+pub(crate) fn run_confirm(
+    plan: Option<std::path::PathBuf>,
+    json: bool,
+    home: &std::path::Path,
+    secret: hearth_core::StoreSecret,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let input = match plan {
+        Some(path) => std::fs::read_to_string(&path).map_err(|e| Failure {
+            message: format!("cohorts confirm: cannot read {}: {e}", path.display()),
+            usage: true,
+        })?,
+        None => read_stdin("cohorts confirm")?,
+    };
+    let plan: hearth_care::cohorts::Plan = serde_json::from_str(&input).map_err(|e| Failure {
+        message: format!("cohorts confirm: not a plan from `hearth cohorts plan` ({e})"),
+        usage: true,
+    })?;
+    let mut c = hearth_core::Companion::open(home, secret)?;
+    let confirmed = c.confirm_cohorts(&plan)?;
+    if json {
+        crate::print_json(out, &confirmed)?;
+    } else {
+        for g in &confirmed {
+            writeln!(out, "{} ({} invites)  {}", g.name, g.invites.len(), g.group)?;
+            for i in &g.invites {
+                writeln!(out, "  {}: {}", i.mother, i.code)?;
+            }
+        }
+        writeln!(
+            out,
+            "the groups and invites reach the relay with your next `hearth sync`; each invite is single-use and valid for 14 days"
+        )?;
+    }
     Ok(())
 }

@@ -639,7 +639,12 @@ impl Companion {
         })
     }
 
-    fn require(&self, role: Role, action: &'static str, allowed: &'static str) -> Result<()> {
+    pub(crate) fn require(
+        &self,
+        role: Role,
+        action: &'static str,
+        allowed: &'static str,
+    ) -> Result<()> {
         if self.profile.role != role {
             return Err(Error::NotAllowed {
                 action,

@@ -17,9 +17,11 @@
 //! - [`export`]: her own messages as a readable file, the group as an Automerge document.
 //! - [`filters`]: each member's content filters (topics to blur or hide).
 //! - [`notes`]: direct notes sealed to one member: reports, safety alerts, nudges, self-checks.
+//! - [`cohorts`]: confirming a cohort plan: its groups and their invites.
 //! - [`companion`]: the facade that ties them together.
 
 pub mod clock;
+pub mod cohorts;
 pub mod companion;
 pub mod crypto;
 pub mod error;

@@ -32,6 +32,8 @@ fn conversation(jo: &mut Device, mother: &mut Device, name: &str) -> GroupId {
     jo.sync();
     jo.admit(&c.id, mother, Role::Mother);
     mother.sync();
+    // Her introduction (her pseudonym) reaches the volunteer.
+    jo.sync();
     c.id
 }
 
@@ -244,4 +246,39 @@ fn the_caseload_cap_holds_and_is_checked() {
         input_field(joy.companion.snooze_checkin(&b, now + HOUR).unwrap_err()),
         "group"
     );
+}
+
+#[test]
+fn a_handover_waits_for_the_mothers_consent() {
+    use hearth_core::notes::OfferKind;
+    let (_dir, relay) = relay();
+    let url = relay.url();
+    let mut jo = Device::new("Jo", Role::Volunteer, &url);
+    let mut amina = Device::new("Amina", Role::Mother, &url);
+    let c = conversation(&mut jo, &mut amina, "Jo and Amina");
+    let offer = jo
+        .companion
+        .offer(
+            &c,
+            "Amina",
+            OfferKind::Handover,
+            "I'm stepping back for a while. Kim could call you from next week; is that all right?",
+        )
+        .unwrap();
+    jo.sync();
+    amina.sync();
+    let seen = amina.companion.offers(&c).unwrap();
+    assert_eq!((seen[0].kind, seen[0].accepted), ("handover", None));
+    // She cannot make offers in her own conversation; only answer.
+    assert!(amina
+        .companion
+        .offer(&c, "Jo", OfferKind::Handover, "x")
+        .is_err());
+    amina
+        .companion
+        .answer_offer(&c, &offer.to_hex(), false)
+        .unwrap();
+    amina.sync();
+    jo.sync();
+    assert_eq!(jo.companion.offers(&c).unwrap()[0].accepted, Some(false));
 }

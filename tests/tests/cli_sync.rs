@@ -1020,3 +1020,76 @@ fn stages_and_quiet_offers_from_the_command_line() {
         "{queue}"
     );
 }
+
+#[test]
+fn a_coordinator_confirms_a_cohort_plan_before_invites_go_out() {
+    let (_dir, relay) = relay();
+    let url = relay.url();
+    let ada = init("Midwife Ada", "moderator", &url);
+    let waiting = br#"{"mothers":[
+        {"id":"m1","due_date":"2027-03-01","languages":["Somali"]},
+        {"id":"m2","due_date":"2027-03-03","languages":["Somali"]},
+        {"id":"m3","due_date":"2027-03-09","languages":["English"]},
+        {"id":"m4","due_date":"2027-03-10","languages":["English"]}],
+      "target_size":2,"capacity":4,"window_days":14,"min_size":2}"#;
+    let out = run(&ada, &["cohorts", "plan", "--json"], &[], waiting);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Planning created nothing.
+    assert_eq!(json(&ada, &["groups", "--json"]), serde_json::json!([]));
+
+    // A plan that puts a mother in two groups creates nothing.
+    let mut plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let good = plan.clone();
+    plan["groups"][1]["members"][0] = plan["groups"][0]["members"][0].clone();
+    let bad = run(
+        &ada,
+        &["cohorts", "confirm"],
+        &[],
+        plan.to_string().as_bytes(),
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("in two groups"), "{}", stderr(&bad));
+    assert_eq!(json(&ada, &["groups", "--json"]), serde_json::json!([]));
+
+    let done = run(
+        &ada,
+        &["cohorts", "confirm", "--json"],
+        &[],
+        good.to_string().as_bytes(),
+    );
+    assert!(done.status.success(), "{}", stderr(&done));
+    let confirmed: Value = serde_json::from_slice(&done.stdout).unwrap();
+    let groups = confirmed.as_array().unwrap();
+    assert_eq!(groups.len(), 2, "{confirmed}");
+    assert_eq!(groups[0]["name"], "Due Mar 2027 (Somali)");
+    let invited: Vec<&str> = groups
+        .iter()
+        .flat_map(|g| g["invites"].as_array().unwrap())
+        .map(|i| i["mother"].as_str().unwrap())
+        .collect();
+    assert_eq!(invited, ["m1", "m2", "m3", "m4"]);
+
+    // A mother joins with her code after the coordinator syncs.
+    ok(&ada, &["sync"]);
+    let m1 = init("Hodan", "mother", &url);
+    ok(
+        &m1,
+        &["join", groups[0]["invites"][0]["code"].as_str().unwrap()],
+    );
+    ok(&ada, &["sync"]);
+    ok(&m1, &["sync"]);
+    assert_eq!(
+        json(&m1, &["groups", "--json"])[0]["name"],
+        "Due Mar 2027 (Somali)"
+    );
+
+    // Mothers cannot confirm plans.
+    let bad = run(
+        &m1,
+        &["cohorts", "confirm"],
+        &[],
+        good.to_string().as_bytes(),
+    );
+    assert_ne!(bad.status.code(), Some(0));
+    assert!(stderr(&bad).contains("moderators"), "{}", stderr(&bad));
+}

@@ -276,13 +276,17 @@ pub enum OfferKind {
     OneToOne,
     /// A follow-on group (after an ending, or a move between groups).
     OtherGroup,
+    /// In a one-to-one conversation: her volunteer asks her consent to hand her over to
+    /// another volunteer. Nothing changes unless she accepts.
+    Handover,
 }
 
 impl OfferKind {
-    pub const ALL: [OfferKind; 3] = [
+    pub const ALL: [OfferKind; 4] = [
         OfferKind::LossSupport,
         OfferKind::OneToOne,
         OfferKind::OtherGroup,
+        OfferKind::Handover,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -290,6 +294,7 @@ impl OfferKind {
             OfferKind::LossSupport => "loss_support",
             OfferKind::OneToOne => "one_to_one",
             OfferKind::OtherGroup => "other_group",
+            OfferKind::Handover => "handover",
         }
     }
 
@@ -301,7 +306,9 @@ impl OfferKind {
             .ok_or_else(|| {
                 InputError::new(
                     "kind",
-                    format!("{s:?} is not an offer; use loss_support, one_to_one or other_group"),
+                    format!(
+                        "{s:?} is not an offer; use loss_support, one_to_one, other_group or handover"
+                    ),
                 )
             })
     }

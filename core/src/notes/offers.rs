@@ -3,6 +3,9 @@
 //! - **Offers**: after a pregnancy loss a moderator can quietly offer a member a place in a
 //!   loss-support group or one-to-one support (or, at any time, another group). Only the
 //!   member sees the offer; she accepts or declines, and only that moderator sees her answer.
+//! - **Handover with consent**: in a one-to-one conversation the volunteer (its moderator)
+//!   offers a `handover` to another volunteer; she accepts or declines, and the volunteer's
+//!   coordinator arranges the new match only after she has accepted.
 //! - **Asking for a different volunteer**: a mother asks her group's coordinators (its
 //!   moderators) for another volunteer. No reason is asked for; the request names her current
 //!   volunteer so the coordinator knows who. It arrives in their review queue.
@@ -24,7 +27,7 @@ pub struct OfferView {
     pub id: String,
     pub from: String,
     pub to: String,
-    /// "loss_support", "one_to_one" or "other_group".
+    /// "loss_support", "one_to_one", "other_group" or "handover".
     pub kind: &'static str,
     pub text: String,
     pub at: i64,

@@ -8285,6 +8285,10 @@ public enum OfferKind: Equatable, Hashable {
     case lossSupport
     case oneToOne
     case otherGroup
+    /**
+     * Her volunteer asks her consent to hand her over to another volunteer.
+     */
+    case handover
 
 
 
@@ -8312,6 +8316,8 @@ public struct FfiConverterTypeOfferKind: FfiConverterRustBuffer {
         
         case 3: return .otherGroup
         
+        case 4: return .handover
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -8330,6 +8336,10 @@ public struct FfiConverterTypeOfferKind: FfiConverterRustBuffer {
         
         case .otherGroup:
             writeInt(&buf, Int32(3))
+        
+        
+        case .handover:
+            writeInt(&buf, Int32(4))
         
         }
     }

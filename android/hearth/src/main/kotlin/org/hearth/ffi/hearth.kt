@@ -10685,7 +10685,11 @@ enum class OfferKind {
     
     LOSS_SUPPORT,
     ONE_TO_ONE,
-    OTHER_GROUP;
+    OTHER_GROUP,
+    /**
+     * Her volunteer asks her consent to hand her over to another volunteer.
+     */
+    HANDOVER;
 
     
 
