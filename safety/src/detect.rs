@@ -107,6 +107,13 @@
 //!    are sorted and deduplicated. Topics ignore negation ("it wasn't a miscarriage" is still about
 //!    loss — a member who blurs loss would not want to read it) but not hyperbole. Self-harm and
 //!    low-mood matches add the low-mood topic.
+//! 6. **Classifier.** A detector from [`Detector::builtin`] also runs a small statistical
+//!    classifier ([`crate::classify`]) over the words the context rules left (hyperbole phrases
+//!    and risk phrases the rules set aside or lowered are hidden from it, so it cannot undo
+//!    them). It can only raise the level: when its level is higher, the message takes it, with
+//!    one more match whose phrase is [`CLASSIFIER_PHRASE`], spanning the message. The category
+//!    is the lexicon's most serious one when the lexicon found anything, else the classifier's
+//!    own. Red flags and other topics come only from the lexicons.
 //!
 //! # Lexicon files
 //!
@@ -159,6 +166,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::classify::{Classifier, Verdict, CLASSIFIER_PHRASE};
 
 /// The built-in English lexicon.
 const BUILTIN_EN: &str = include_str!("../data/lexicon-en.json");
@@ -1282,14 +1291,14 @@ fn normalize_word(word: &str) -> Result<String, String> {
 
 /// A normalised word with its place in the original text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Token {
-    text: String,
+pub(crate) struct Token {
+    pub(crate) text: String,
     start: usize,
     end: usize,
-    sentence: u32,
+    pub(crate) sentence: u32,
     clause: u32,
     quoted: bool,
-    digits: bool,
+    pub(crate) digits: bool,
     /// For a number: its value in tenths ("38.5" → 385).
     value: Option<u32>,
     /// A number written with a decimal point or comma.
@@ -1366,7 +1375,7 @@ fn fold_char(c: char, out: &mut String) {
 }
 
 /// Splits a message into normalised words, numbering sentences and clauses.
-fn tokenize(text: &str) -> Vec<Token> {
+pub(crate) fn tokenize(text: &str) -> Vec<Token> {
     struct State {
         tokens: Vec<Token>,
         current: Option<Token>,
@@ -1800,7 +1809,8 @@ impl Compiled {
         kept
     }
 
-    fn assess(&self, tokens: &[Token], hits: &[Hit]) -> Assessment {
+    /// The assessment, and for each token whether the context rules set it aside.
+    fn assess(&self, tokens: &[Token], hits: &[Hit]) -> (Assessment, Vec<bool>) {
         let spans = |want: fn(Role) -> bool| -> Vec<Span> {
             hits.iter()
                 .filter(|h| want(h.role))
@@ -1915,12 +1925,20 @@ impl Compiled {
 
         let mut matches = Vec::new();
         let mut topics = BTreeSet::new();
+        // Words the context rules have already judged: hyperbole and look-alike phrases, and
+        // risk phrases the rules set aside or lowered. The classifier does not see them.
+        let mut aside = vec![false; tokens.len()];
+        let mut set_aside = |span: &Span| aside[span.start..span.end].fill(true);
+        hyperbole.iter().for_each(&mut set_aside);
         for hit in hits {
             let span = Span {
                 start: hit.start,
                 end: hit.end,
             };
             if hyperbole.iter().any(|x| x.overlaps(&span)) {
+                if matches!(hit.role, Role::Risk(_)) {
+                    set_aside(&span);
+                }
                 continue;
             }
             let entry_id = match hit.role {
@@ -1933,6 +1951,9 @@ impl Compiled {
             };
             let entry = &self.entries[entry_id];
             if !stands(entry_id, &span) {
+                if !entry.gated || opened.contains(&entry_id) {
+                    set_aside(&span); // negated
+                }
                 continue;
             }
             let base = if boosted.contains(&entry_id) || repeated.contains(&entry_id) {
@@ -1942,6 +1963,7 @@ impl Compiled {
             };
             let red_flag = entry.category == Category::RedFlag;
             if cx.informational(&span, &media, &hypothetical) {
+                set_aside(&span);
                 continue;
             }
             // Someone else's risk, or words in quotation marks: at most concern — unless the
@@ -1992,6 +2014,9 @@ impl Compiled {
                 steps += 1;
             }
             let level = level.lowered(steps);
+            if level < base {
+                set_aside(&span);
+            }
             if level == Level::None {
                 continue;
             }
@@ -2017,13 +2042,14 @@ impl Compiled {
         if categories.contains(&Category::LowMood) || categories.contains(&Category::SelfHarm) {
             topics.insert(Topic::LowMood);
         }
-        Assessment {
+        let assessment = Assessment {
             level,
             categories: categories.into_iter().collect(),
             red_flags: red_flags.into_iter().collect(),
             topics: topics.into_iter().collect(),
             matches,
-        }
+        };
+        (assessment, aside)
     }
 }
 
@@ -2497,20 +2523,28 @@ impl Context<'_> {
 pub struct Detector {
     lexicons: Vec<Lexicon>,
     compiled: Arc<Compiled>,
+    classifier: Option<Arc<Classifier>>,
 }
 
 impl fmt::Debug for Detector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Detector")
             .field("languages", &self.languages())
+            .field("classifier", &self.classifier.is_some())
             .field("patterns", &self.compiled.patterns.len())
             .finish()
     }
 }
 
 impl Detector {
-    /// English and Spanish, from the lexicon files built into the crate.
+    /// English and Spanish, from the lexicon files built into the crate, with the built-in
+    /// classifier ([`crate::classify`]) alongside them.
     pub fn builtin() -> Detector {
+        Detector::lexicon_only().with_classifier(Classifier::builtin())
+    }
+
+    /// The built-in lexicons alone, without the classifier.
+    pub(crate) fn lexicon_only() -> Detector {
         let lexicons = [BUILTIN_EN, BUILTIN_ES]
             .iter()
             .map(|json| {
@@ -2520,8 +2554,9 @@ impl Detector {
         Detector::new(lexicons).expect("built-in lexicons are checked by the unit tests")
     }
 
-    /// A detector for exactly these lexicons; several lexicons of one language are merged.
-    /// Fails if a phrase names a set its language does not define.
+    /// A detector for exactly these lexicons, without the classifier (add it with
+    /// [`Detector::with_classifier`]); several lexicons of one language are merged. Fails if a
+    /// phrase names a set its language does not define.
     pub fn new(lexicons: Vec<Lexicon>) -> Result<Detector, LexiconError> {
         let mut merged: Vec<Lexicon> = Vec::new();
         for lexicon in lexicons {
@@ -2534,20 +2569,61 @@ impl Detector {
         Ok(Detector {
             lexicons: merged,
             compiled: Arc::new(compiled),
+            classifier: None,
         })
     }
 
     /// This detector plus `extra`: merged into the language of the same code (its sets can be
-    /// used by `extra`'s phrases), or added as a new language.
+    /// used by `extra`'s phrases), or added as a new language. The classifier, if any, stays.
     pub fn with(self, extra: Lexicon) -> Result<Detector, LexiconError> {
+        let classifier = self.classifier;
         let mut lexicons = self.lexicons;
         lexicons.push(extra);
-        Detector::new(lexicons)
+        let mut detector = Detector::new(lexicons)?;
+        detector.classifier = classifier;
+        Ok(detector)
+    }
+
+    /// This detector with `classifier` alongside its lexicons (replacing any it had).
+    pub fn with_classifier(mut self, classifier: Classifier) -> Detector {
+        self.classifier = Some(Arc::new(classifier));
+        self
+    }
+
+    /// This detector with its lexicons alone.
+    pub fn without_classifier(mut self) -> Detector {
+        self.classifier = None;
+        self
+    }
+
+    /// The classifier alongside the lexicons, if any.
+    pub fn classifier(&self) -> Option<&Classifier> {
+        self.classifier.as_deref()
     }
 
     /// The language codes this detector scans for, in the order they were added.
     pub fn languages(&self) -> Vec<&str> {
         self.lexicons.iter().map(|l| l.language.as_str()).collect()
+    }
+
+    /// The lexicons' assessment of a message (without the classifier), its words and, for
+    /// each word, whether the context rules set it aside: what the classifier sees, for
+    /// training it the way it runs.
+    pub(crate) fn scan_for_classifier(&self, text: &str) -> (Assessment, Vec<Token>, Vec<bool>) {
+        let mut tokens = tokenize(text);
+        self.compiled.respell(&mut tokens);
+        let hits = self.compiled.hits(&tokens);
+        let (assessment, aside) = self.compiled.assess(&tokens, &hits);
+        (assessment, tokens, aside)
+    }
+
+    /// What the classifier alone says about a message, on the words the lexicon's context
+    /// rules left (as it runs inside [`Detector::scan`], but with both heads computed whatever
+    /// the lexicon found). `None` without a classifier.
+    pub fn classifier_verdict(&self, text: &str) -> Option<Verdict> {
+        let classifier = self.classifier.as_deref()?;
+        let (_, tokens, aside) = self.scan_for_classifier(text);
+        Some(classifier.verdict(&tokens, &aside, Level::None))
     }
 
     /// Assesses one message in every language at once. Never panics; empty or emoji-only text is
@@ -2559,7 +2635,11 @@ impl Detector {
         }
         self.compiled.respell(&mut tokens);
         let hits = self.compiled.hits(&tokens);
-        self.compiled.assess(&tokens, &hits)
+        let (mut assessment, aside) = self.compiled.assess(&tokens, &hits);
+        if let Some(classifier) = &self.classifier {
+            raise(&mut assessment, &tokens, &aside, classifier);
+        }
+        assessment
     }
 }
 
@@ -2569,12 +2649,79 @@ impl Default for Detector {
     }
 }
 
+/// Raises the lexicon's assessment to the classifier's level when that is higher. The match
+/// added spans the message, with [`CLASSIFIER_PHRASE`] for its phrase. When the lexicon found
+/// nothing, the category is the model's own (with the low-mood topic for self-harm and low
+/// mood, as lexicon matches add it); when the lexicon found something at a lower level, its
+/// categories stay as they are and the match takes the most serious of them, because the
+/// lexicon's phrases say concretely what the message is about. The classifier never lowers
+/// anything.
+fn raise(assessment: &mut Assessment, tokens: &[Token], aside: &[bool], classifier: &Classifier) {
+    let verdict = classifier.verdict(tokens, aside, assessment.level);
+    if verdict.level <= assessment.level {
+        return;
+    }
+    let category = match most_serious(&assessment.categories) {
+        Some(category) => category,
+        None => {
+            let Some(category) = verdict.category else {
+                return;
+            };
+            assessment.categories.push(category);
+            if matches!(category, Category::LowMood | Category::SelfHarm) {
+                if let Err(at) = assessment.topics.binary_search(&Topic::LowMood) {
+                    assessment.topics.insert(at, Topic::LowMood);
+                }
+            }
+            category
+        }
+    };
+    assessment.level = verdict.level;
+    let (first, last) = (&tokens[0], &tokens[tokens.len() - 1]);
+    let at = assessment
+        .matches
+        .iter()
+        .position(|m| m.start > first.start)
+        .unwrap_or(assessment.matches.len());
+    assessment.matches.insert(
+        at,
+        Match {
+            category,
+            level: verdict.level,
+            red_flag: None,
+            phrase: CLASSIFIER_PHRASE.to_owned(),
+            start: first.start,
+            end: last.end,
+        },
+    );
+}
+
+/// The most serious of `categories`, in the order help cards use.
+pub(crate) fn most_serious(categories: &[Category]) -> Option<Category> {
+    const SERIOUS_FIRST: [Category; 6] = [
+        Category::SelfHarm,
+        Category::HarmToBaby,
+        Category::RedFlag,
+        Category::Psychosis,
+        Category::DomesticAbuse,
+        Category::LowMood,
+    ];
+    SERIOUS_FIRST.into_iter().find(|c| categories.contains(c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The built-in detector, compiled once for all tests.
+    /// The built-in lexicons without the classifier, compiled once: these tests are about the
+    /// lexicons' rules (the classifier's part has its own tests at the end).
     fn builtin() -> &'static Detector {
+        static DETECTOR: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
+        DETECTOR.get_or_init(Detector::lexicon_only)
+    }
+
+    /// The built-in detector as the app runs it: lexicons and classifier.
+    fn with_classifier() -> &'static Detector {
         static DETECTOR: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
         DETECTOR.get_or_init(Detector::builtin)
     }
@@ -2641,6 +2788,23 @@ mod tests {
             "\u{301}\u{301}",
         ] {
             assert_eq!(detector.scan(text), Assessment::default(), "{text:?}");
+        }
+    }
+
+    /// Spanish "no" negates through the English list's `no !i|im|id|ill|ive|one|longer` (cue
+    /// lists are pooled); a plain "no" in the Spanish list would also negate English "no I…".
+    #[test]
+    fn no_negates_spanish_but_not_an_english_no_before_i() {
+        assert_eq!(level("no quiero morir"), Level::None);
+        assert_eq!(level("No me quiero matar"), Level::None);
+        assert_eq!(level("no quiero vivir"), Level::Urgent);
+        for text in [
+            "no i want to die",
+            "no I'm bleeding heavily",
+            "no id rather die",
+            "no ive been cutting again",
+        ] {
+            assert_eq!(level(text), Level::Urgent, "{text}");
         }
     }
 
@@ -3251,5 +3415,142 @@ mod tests {
         // One unbroken sentence of repeated gap-prone words.
         let words = "want to to to to ".repeat(1_000);
         assert_eq!(detector.scan(&words).level, Level::None);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The classifier alongside the lexicons
+
+    /// The examples of the context rules (docs/safety.md): the classifier sees only the words
+    /// the rules left, so it does not undo them.
+    #[test]
+    fn the_classifier_keeps_the_context_rules() {
+        for (text, expected) in [
+            ("this heartburn is killing me", Level::None),
+            ("I would never ever hurt my baby", Level::None),
+            (
+                "I read an article about women who bleed heavily after birth",
+                Level::None,
+            ),
+            (
+                "My friend said she wanted to die after her baby was born",
+                Level::Concern,
+            ),
+            (
+                "she keeps texting \"I want to die\" to her ex",
+                Level::Concern,
+            ),
+            (
+                "The health visitor asked if I'd had thoughts of harming myself, is that standard?",
+                Level::None,
+            ),
+            (
+                "What should I do if my waters break at 34 weeks?",
+                Level::Concern,
+            ),
+            (
+                "How long does bleeding last after a c-section?",
+                Level::None,
+            ),
+            ("With my first my waters broke at 32 weeks", Level::None),
+            ("he sang in the café and I wanted to die 😂", Level::Concern),
+            (
+                "The song goes \"I want to die\" and it's stuck in my head",
+                Level::None,
+            ),
+            (
+                "My friend told me she wanted to die after her first",
+                Level::None,
+            ),
+            ("baby seems quieter today", Level::Concern),
+            (
+                "baby seems quieter today, no kicks since this morning",
+                Level::Urgent,
+            ),
+            (
+                "I'm not sure if my waters broke, I'm 34 weeks",
+                Level::Urgent,
+            ),
+            ("He said he would kill me if I leave", Level::Urgent),
+            ("My mum said I'm bleeding heavily", Level::Urgent),
+            ("I'm not okay I want to die", Level::Urgent),
+            ("No, I want to die", Level::Urgent),
+        ] {
+            assert_eq!(builtin().scan(text).level, expected, "lexicon: {text}");
+            assert_eq!(
+                with_classifier().scan(text).level,
+                expected,
+                "with the classifier: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_classifier_only_raises() {
+        for text in [
+            "I want to die",
+            "bleeding heavily at 30 weeks",
+            "baby seems quieter today",
+            "what's the point in any of it. the kids deserve a mum who isnt broken",
+            "this heartburn is killing me",
+            "will coffee hurt the baby?",
+            "",
+            "😭😭😭",
+        ] {
+            let lexicon = builtin().scan(text);
+            let both = with_classifier().scan(text);
+            assert!(both.level >= lexicon.level, "{text}");
+            for m in &lexicon.matches {
+                assert!(both.matches.contains(m), "{text}: {m:?} kept");
+            }
+            for c in &lexicon.categories {
+                assert!(both.categories.contains(c), "{text}: {c:?} kept");
+            }
+        }
+    }
+
+    #[test]
+    fn a_message_the_classifier_raises_says_so_and_has_a_category() {
+        // Veiled: no lexicon phrase says it (from risk-fresh2.tsv, which the model trains on).
+        let text = "what's the point in any of it. the kids deserve a mum who isnt broken. they'd get over it quicker than people think";
+        assert_eq!(builtin().scan(text).level, Level::None);
+        let assessment = with_classifier().scan(text);
+        assert_eq!(assessment.level, Level::Urgent);
+        assert_eq!(assessment.matches.len(), 1);
+        let m = &assessment.matches[0];
+        assert_eq!(m.phrase, CLASSIFIER_PHRASE);
+        assert_eq!((m.start, m.end), (0, text.len()));
+        assert_eq!(assessment.categories, vec![m.category]);
+        let verdict = with_classifier()
+            .classifier_verdict(text)
+            .expect("a classifier");
+        assert_eq!(verdict.category, Some(m.category));
+        assert!(Detector::lexicon_only().classifier_verdict(text).is_none());
+        // A lexicon extension keeps the classifier; a detector from explicit lexicons has none.
+        let extended = Detector::builtin()
+            .with(Lexicon::from_json(r#"{"language": "en"}"#).expect("loads"))
+            .expect("compiles");
+        assert!(extended.classifier().is_some());
+        assert_eq!(extended.scan(text).level, Level::Urgent);
+        assert!(Detector::builtin()
+            .without_classifier()
+            .classifier()
+            .is_none());
+    }
+
+    /// When the lexicon found something at a lower level, its categories stay: its phrases say
+    /// concretely what the message is about.
+    #[test]
+    fn a_raise_keeps_the_lexicons_categories() {
+        for text in [
+            "my partner came home drunk and picked the baby up and nearly dropped her down the stairs. hes still holding her now and wont give her back",
+            "10 days pp and my stitches have gone red and there's yellow stuff oozing out and it stinks. gp appointment in 2 weeks",
+        ] {
+            let lexicon = builtin().scan(text);
+            let both = with_classifier().scan(text);
+            assert_eq!((lexicon.level, both.level), (Level::Concern, Level::Urgent), "{text}");
+            assert_eq!(both.categories, lexicon.categories, "{text}");
+            let added = both.matches.iter().find(|m| m.phrase == CLASSIFIER_PHRASE);
+            assert_eq!(added.map(|m| m.category), most_serious(&lexicon.categories));
+        }
     }
 }

@@ -1,113 +1,86 @@
-//! The risk detector against labelled message sets: `tests/data/risk-dev.tsv` (written with
-//! the detector, to develop it) and `tests/data/risk-eval.tsv` (written by someone else
-//! without seeing the detector; see `held_out_evaluation` for why it is no longer held out). Each line is `expected_level<TAB>lang<TAB>kind<TAB>text`; `#` lines are comments.
-//! The bars a member would notice: urgent messages are caught (recall ≥ 0.95) and everyday
-//! pregnancy talk is left alone (false alarms ≤ 5%).
+//! The risk detector against the labelled sets in `tests/data/` (one message per line,
+//! `expected_level<TAB>lang<TAB>kind<TAB>text`; `#` lines are comments), each written by a
+//! different author:
+//!
+//! - `risk-dev.tsv`, written with the lexicon, to develop it;
+//! - `risk-eval.tsv`, `risk-fresh.tsv` and `risk-fresh2.tsv`, each written by a new author who
+//!   had not seen the detector or the other sets.
+//!
+//! The detector is two parts: the lexicons (tuned on the first three sets) and a classifier
+//! trained on all four (`hearth_safety::classify`, trained by `examples/train.rs`). The bars a
+//! member would notice: urgent messages are caught (recall ≥ 0.95) and everyday pregnancy talk
+//! is left alone (false alarms ≤ 5%). Figures on a set something was tuned or trained on
+//! measure nothing about new text, so the honest figures here are **leave-one-set-out**: train
+//! the classifier on three sets, test on the fourth.
+//!
+//! Run with `--nocapture` to see every table and disagreement.
+//!
+//! A third fresh set, `risk-fresh3.tsv`, written blind by another new author, is held out from
+//! everything: `held_out_third_fresh_set` records its first run.
+
+mod support;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::sync::OnceLock;
 
+use hearth_safety::classify::{self, Classifier, Labelled, TrainOptions};
 use hearth_safety::detect::{Detector, Level};
+
+use support::{Figures, Fold, SETS};
 
 const URGENT_RECALL: f64 = 0.95;
 const EVERYDAY_FALSE_ALARMS: f64 = 0.05;
 
-struct Example {
-    expected: Level,
-    lang: String,
-    kind: String,
-    text: String,
+/// The four labelled sets, read once.
+fn sets() -> &'static [(&'static str, Vec<Labelled>)] {
+    static SETS: OnceLock<Vec<(&'static str, Vec<Labelled>)>> = OnceLock::new();
+    SETS.get_or_init(support::load_all)
 }
 
-fn load(name: &str) -> Vec<Example> {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "data", name]
+fn set(name: &str) -> &'static [Labelled] {
+    &sets()
         .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("no labelled set {name}"))
+        .1
+}
+
+/// Prints a detector's confusion table, figures per kind and language, and disagreements on
+/// one set; returns its figures.
+fn report(title: &str, examples: &[Labelled], detector: &Detector) -> Figures {
+    let levels: Vec<Level> = examples
+        .iter()
+        .map(|e| detector.scan(&e.text).level)
         .collect();
-    let content = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read the labelled set {}: {e} (it is expected at this path)",
-            path.display()
-        )
-    });
-    let mut examples = Vec::new();
-    for (n, line) in content.lines().enumerate() {
-        if line.trim().is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let fields: Vec<&str> = line.splitn(4, '\t').collect();
-        let [level, lang, kind, text] = fields[..] else {
-            panic!(
-                "{}:{}: expected 4 tab-separated fields, found {}: {line:?}",
-                path.display(),
-                n + 1,
-                fields.len()
-            );
-        };
-        let expected = Level::from_name(level.trim()).unwrap_or_else(|| {
-            panic!(
-                "{}:{}: unknown level {level:?} (expected none, concern or urgent)",
-                path.display(),
-                n + 1
-            )
-        });
-        examples.push(Example {
-            expected,
-            lang: lang.trim().to_owned(),
-            kind: kind.trim().to_owned(),
-            text: text.to_owned(),
-        });
-    }
-    assert!(!examples.is_empty(), "{} holds no examples", path.display());
-    examples
-}
-
-/// What the figures came to; printed, then checked by the caller.
-struct Report {
-    urgent_recall: f64,
-    everyday_false_alarms: f64,
-}
-
-fn evaluate(name: &str) -> Report {
-    let detector = Detector::builtin();
-    let examples = load(name);
     let mut confusion: BTreeMap<(Level, Level), usize> = BTreeMap::new();
-    // kind -> (count, exact, flagged (not none), missed urgent)
-    let mut kinds: BTreeMap<(String, String), [usize; 4]> = BTreeMap::new();
+    // (kind, lang) -> (count, exact, flagged (not none), urgent missed)
+    let mut kinds: BTreeMap<(&str, &str), [usize; 4]> = BTreeMap::new();
     let mut misses = Vec::new();
-    for example in &examples {
-        let got = detector.scan(&example.text).level;
-        *confusion.entry((example.expected, got)).or_default() += 1;
-        let row = kinds
-            .entry((example.kind.clone(), example.lang.clone()))
-            .or_default();
+    for (e, &got) in examples.iter().zip(&levels) {
+        *confusion.entry((e.level, got)).or_default() += 1;
+        let row = kinds.entry((&e.kind, &e.lang)).or_default();
         row[0] += 1;
-        row[1] += usize::from(got == example.expected);
+        row[1] += usize::from(got == e.level);
         row[2] += usize::from(got != Level::None);
-        row[3] += usize::from(example.expected == Level::Urgent && got != Level::Urgent);
-        if got != example.expected {
+        row[3] += usize::from(e.level == Level::Urgent && got != Level::Urgent);
+        if got != e.level {
             misses.push(format!(
                 "  expected {:7} got {:7} [{} {}] {}",
-                example.expected.as_str(),
+                e.level.as_str(),
                 got.as_str(),
-                example.lang,
-                example.kind,
-                example.text
+                e.lang,
+                e.kind,
+                e.text
             ));
         }
     }
-
-    println!("\n== {name}: {} messages", examples.len());
+    println!("\n== {title}: {} messages", examples.len());
     println!("confusion (rows: expected, columns: detected)");
     println!("{:>10} {:>8} {:>8} {:>8}", "", "none", "concern", "urgent");
     for expected in Level::ALL {
         let cells: Vec<String> = Level::ALL
             .iter()
-            .map(|got| {
-                format!(
-                    "{:>8}",
-                    confusion.get(&(*expected, *got)).copied().unwrap_or(0)
-                )
-            })
+            .map(|got| format!("{:>8}", confusion.get(&(*expected, *got)).unwrap_or(&0)))
             .collect();
         println!("{:>10} {}", expected.as_str(), cells.join(" "));
     }
@@ -115,78 +88,40 @@ fn evaluate(name: &str) -> Report {
     for ((kind, lang), [count, exact, flagged, missed]) in &kinds {
         println!("  {kind:10} {lang:3} {count:4} {exact:4} {flagged:4} {missed:4}");
     }
-    let count = |expected: Option<Level>, kind: Option<&str>, got: &dyn Fn(Level) -> bool| {
-        examples
-            .iter()
-            .filter(|e| {
-                expected.is_none_or(|l| e.expected == l) && kind.is_none_or(|k| e.kind == k)
-            })
-            .filter(|e| got(detector.scan(&e.text).level))
-            .count()
-    };
-    let urgent = count(Some(Level::Urgent), None, &|_| true);
-    let caught = count(Some(Level::Urgent), None, &|l| l == Level::Urgent);
-    let everyday = count(None, Some("everyday"), &|_| true);
-    let alarms = count(None, Some("everyday"), &|l| l != Level::None);
-    let report = Report {
-        urgent_recall: if urgent == 0 {
-            1.0
-        } else {
-            caught as f64 / urgent as f64
-        },
-        everyday_false_alarms: if everyday == 0 {
-            0.0
-        } else {
-            alarms as f64 / everyday as f64
-        },
-    };
-    println!(
-        "urgent recall {caught}/{urgent} = {:.3}",
-        report.urgent_recall
-    );
-    println!(
-        "everyday false alarms {alarms}/{everyday} = {:.3}",
-        report.everyday_false_alarms
-    );
+    let figures = support::figures(examples, &levels);
+    println!("urgent recall {}", figures.urgent);
+    println!("everyday false alarms {}", figures.everyday);
     println!("disagreements ({}):", misses.len());
     for miss in &misses {
         println!("{miss}");
     }
-    report
+    figures
 }
 
-fn assert_bars(name: &str, report: &Report) {
+fn assert_bars(name: &str, figures: &Figures) {
     assert!(
-        report.urgent_recall >= URGENT_RECALL,
-        "{name}: urgent recall {:.3} is below {URGENT_RECALL} (run with --nocapture for the misses)",
-        report.urgent_recall
+        figures.urgent.rate() >= URGENT_RECALL,
+        "{name}: urgent recall {} is below {URGENT_RECALL} (run with --nocapture for the misses)",
+        figures.urgent
     );
     assert!(
-        report.everyday_false_alarms <= EVERYDAY_FALSE_ALARMS,
-        "{name}: false alarms on everyday talk {:.3} are above {EVERYDAY_FALSE_ALARMS} (run with --nocapture)",
-        report.everyday_false_alarms
+        figures.everyday.rate() <= EVERYDAY_FALSE_ALARMS,
+        "{name}: false alarms on everyday talk {} are above {EVERYDAY_FALSE_ALARMS} (run with --nocapture)",
+        figures.everyday
     );
 }
 
-#[test]
-fn development_set() {
-    let report = evaluate("risk-dev.tsv");
-    assert_bars("risk-dev.tsv", &report);
-}
+// ---------------------------------------------------------------------------------------------
+// The lexicons alone
 
-/// The evaluation set, written by someone else without seeing the detector. Its first (only
-/// clean) run caught 56 of 99 urgent messages (recall 0.566) with 2 of 129 everyday false
-/// alarms; the detector was then widened for the families of risk that run missed (suicide
-/// planning, psychosis, sepsis and clots, threats of leaving), so it now guards against
-/// regressions rather than proving generalisation. A fresh set written by someone new is the
-/// next honest measure. Missing file = failure.
-#[test]
-fn held_out_evaluation() {
-    let report = evaluate("risk-eval.tsv");
-    assert_bars("risk-eval.tsv", &report);
-}
-
-/// The fresh set (506 messages), written by a new author without seeing the detector, its
+/// The lexicons alone on the three sets they were tuned on: regression guards, not measures.
+///
+/// `risk-eval.tsv` (369 messages), written by someone else without seeing the detector: its
+/// first (only clean) run caught 56 of 99 urgent messages (recall 0.566) with 2 of 129 everyday
+/// false alarms; the lexicons were then widened for the families of risk that run missed
+/// (suicide planning, psychosis, sepsis and clots, threats of leaving).
+///
+/// `risk-fresh.tsv` (506 messages), written by a new author without seeing the detector, its
 /// lexicons or the earlier sets. Its first, clean run (2026-11-23), rows expected, columns
 /// detected:
 ///
@@ -198,30 +133,20 @@ fn held_out_evaluation() {
 ///                                      everyday false alarms 2/175 = 0.011
 /// ```
 ///
-/// The detector was then widened by families of risk after reading that run's misses (each
-/// family also written out afresh, positives and look-alikes, in `risk-dev.tsv`). After that
-/// work:
-///
-/// ```text
-///            none  concern  urgent
-///   none      255        1       0
-///   concern     2       76       0
-///   urgent      0        0     172     urgent recall 172/172 = 1.000
-///                                      everyday false alarms 0/175 = 0.000
-/// ```
-///
-/// Those figures were tuned with this set in view, so they measure nothing: this set too now
-/// guards against regressions, and `risk-fresh2.tsv` measures what the detector learned.
+/// The lexicons were then widened by families of risk after reading that run's misses (each
+/// family also written out afresh, positives and look-alikes, in `risk-dev.tsv`), to 172/172
+/// and 0/175. Those figures were tuned with the set in view, so they measure nothing.
 #[test]
-fn fresh_evaluation() {
-    let report = evaluate("risk-fresh.tsv");
-    assert_bars("risk-fresh.tsv", &report);
+fn lexicons_on_the_sets_they_were_tuned_on() {
+    let lexicon = support::lexicon();
+    for name in ["risk-dev.tsv", "risk-eval.tsv", "risk-fresh.tsv"] {
+        let figures = report(&format!("{name}, lexicons alone"), set(name), &lexicon);
+        assert_bars(name, &figures);
+    }
 }
 
-/// The second fresh set (505 messages, another new author), run after the detector was tuned
-/// on every earlier set. It was never used for tuning: it is the honest measure of how the
-/// detector does on wording nobody has fed it. Its runs (2026-11-23), rows expected, columns
-/// detected:
+/// The second fresh set (505 messages, another new author), run after the lexicons were tuned
+/// on every earlier set. Its first run (2026-11-23), rows expected, columns detected:
 ///
 /// ```text
 ///            none  concern  urgent
@@ -231,22 +156,249 @@ fn fresh_evaluation() {
 ///                                      everyday false alarms 1/166 = 0.006
 /// ```
 ///
-/// **The 0.95 urgent-recall target is not met on unseen text.** A lexicon detector catches
-/// the wordings it has been given and about two thirds of new ones. This test guards the
-/// figures above against regressions (the floors below), and must never be used to tune the
-/// detector: reading its misses and widening the lexicons would turn it into another
-/// development set, as happened to `risk-eval.tsv` and `risk-fresh.tsv`.
+/// It has never been used to tune the lexicons, but since the classifier arrived it is one of
+/// its four training sets, so it is no longer held out from the detector as a whole: the honest
+/// figures for the detector are the leave-one-set-out ones below. This guards the lexicons'
+/// figure above against regressions.
 #[test]
-fn second_fresh_evaluation_is_held_out() {
-    let report = evaluate("risk-fresh2.tsv");
-    assert!(
-        report.urgent_recall >= 0.60,
-        "risk-fresh2.tsv: urgent recall {:.3} fell below its recorded 0.635 (floor 0.60)",
-        report.urgent_recall
+fn lexicons_on_the_second_fresh_set() {
+    let figures = report(
+        "risk-fresh2.tsv, lexicons alone",
+        set("risk-fresh2.tsv"),
+        &support::lexicon(),
     );
     assert!(
-        report.everyday_false_alarms <= EVERYDAY_FALSE_ALARMS,
-        "risk-fresh2.tsv: false alarms on everyday talk {:.3} are above {EVERYDAY_FALSE_ALARMS}",
-        report.everyday_false_alarms
+        figures.urgent.rate() >= 0.60,
+        "risk-fresh2.tsv: urgent recall {} fell below its recorded 0.635 (floor 0.60)",
+        figures.urgent
+    );
+    assert!(
+        figures.everyday.rate() <= EVERYDAY_FALSE_ALARMS,
+        "risk-fresh2.tsv: false alarms on everyday talk {} are above {EVERYDAY_FALSE_ALARMS}",
+        figures.everyday
+    );
+}
+
+/// **The third fresh set, held out** (`risk-fresh3.tsv`, 501 messages): written blind by a new
+/// author who saw neither the detector, its lexicons, its model nor earlier sets, and never
+/// trained or tuned on. Its first run (2026-11-23), rows expected, columns detected:
+///
+/// ```text
+/// lexicons alone           none  concern  urgent
+///   none                    218        4       4
+///   concern                  39       44       2
+///   urgent                   52       15     123    urgent recall 123/190 = 0.647
+///                                                  everyday false alarms 2/164 = 0.012
+/// lexicons and classifier  none  concern  urgent
+///   none                    215        4       7
+///   concern                  20       52      13
+///   urgent                   23       10     157    urgent recall 157/190 = 0.826
+///                                                  everyday false alarms 5/164 = 0.030
+/// ```
+///
+/// The shipped detector misses about one urgent message in six from a new author: short of the
+/// 0.95 bar. The floors below sit just under the first run, so a regression fails; they are not
+/// the bar. Keep this set out of training and tuning, or it stops measuring anything.
+#[test]
+fn held_out_third_fresh_set() {
+    let examples = support::load("risk-fresh3.tsv");
+    report(
+        "risk-fresh3.tsv, lexicons alone",
+        &examples,
+        &support::lexicon(),
+    );
+    let shipped = report(
+        "risk-fresh3.tsv, lexicons and classifier (as shipped)",
+        &examples,
+        &Detector::builtin(),
+    );
+    assert!(
+        shipped.urgent.rate() >= 0.80,
+        "risk-fresh3.tsv: urgent recall {} fell below its first run's 0.826 (floor 0.80)",
+        shipped.urgent
+    );
+    assert!(
+        shipped.everyday.rate() <= EVERYDAY_FALSE_ALARMS,
+        "risk-fresh3.tsv: false alarms on everyday talk {} are above {EVERYDAY_FALSE_ALARMS}",
+        shipped.everyday
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The detector as it ships: lexicons and classifier
+
+/// **Training figures**: the built-in detector (lexicons and the final classifier) on each of
+/// the sets the classifier was trained on. They are high by construction and say nothing about
+/// text from a new author; they are shown so a change in them is visible. The bars are checked
+/// where the detector meets them; on `risk-fresh2.tsv`, which the lexicons were never tuned on,
+/// even the trained detector catches 168 of 189 urgent messages (0.889).
+#[test]
+fn training_figures() {
+    let detector = Detector::builtin();
+    let lexicon = support::lexicon();
+    let classifier = Classifier::builtin();
+    let folds: Vec<Fold> = sets()
+        .iter()
+        .map(|(name, examples)| support::fold(name, examples, &lexicon, &classifier))
+        .collect();
+    println!("\nTRAINING figures (the final classifier on the sets it was trained on):");
+    print!("{}", support::table_titled("training set", &folds));
+    for (name, examples) in sets() {
+        let figures = report(
+            &format!("{name}, built-in detector (TRAINING figures)"),
+            examples,
+            &detector,
+        );
+        if *name == "risk-fresh2.tsv" {
+            assert!(
+                figures.urgent.rate() >= 0.85,
+                "{name}: training urgent recall {} (recorded 0.889, floor 0.85)",
+                figures.urgent
+            );
+            assert!(
+                figures.everyday.rate() <= EVERYDAY_FALSE_ALARMS,
+                "{name}: everyday false alarms {}",
+                figures.everyday
+            );
+        } else {
+            assert_bars(name, &figures);
+        }
+    }
+}
+
+/// Leave one set out, for each set: the classifier trained on the other three (with
+/// `TrainOptions::default()`, the built-in thresholds), tested on it. Computed once.
+fn leave_one_set_out() -> &'static [Fold] {
+    static FOLDS: OnceLock<Vec<Fold>> = OnceLock::new();
+    FOLDS.get_or_init(|| support::leave_one_set_out(sets(), &TrainOptions::default()))
+}
+
+/// Floors for one held-out set: a little under what was measured (2026-11-23), so that a
+/// regression fails. `everyday` is a ceiling on the combined detector's false alarms.
+struct Floors {
+    set: &'static str,
+    model_urgent: f64,
+    combined_urgent: f64,
+    combined_concern: f64,
+    everyday: f64,
+}
+
+/// The honest figures. Measured (2026-11-23; `cargo run -p hearth-safety --release --example
+/// train -- --cross`, recorded in docs/safety.md):
+///
+/// ```text
+/// held-out set     detector  urgent recall    concern recall   everyday FA      look-alike FA    concern→urgent
+/// risk-dev.tsv     lexicon   303/303 1.000     66/66  1.000      0/169 0.000      0/78  0.000      0/66  0.000
+///                  model      98/303 0.323     11/66  0.167      5/169 0.030      4/78  0.051      3/66  0.045
+///                  combined  303/303 1.000     66/66  1.000      5/169 0.030      0/78  0.000      3/66  0.045
+/// risk-eval.tsv    lexicon    99/99  1.000     63/63  1.000      0/129 0.000      1/78  0.013      3/63  0.048
+///                  model      76/99  0.768     28/63  0.444      3/129 0.023      3/78  0.038      5/63  0.079
+///                  combined   99/99  1.000     63/63  1.000      3/129 0.023      1/78  0.013      4/63  0.063
+/// risk-fresh.tsv   lexicon   172/172 1.000     76/78  0.974      0/175 0.000      1/81  0.012      0/78  0.000
+///                  model     108/172 0.628     36/78  0.462      6/175 0.034      8/81  0.099      6/78  0.077
+///                  combined  172/172 1.000     77/78  0.987      5/175 0.029      3/81  0.037      6/78  0.077
+/// risk-fresh2.tsv  lexicon   120/189 0.635     53/83  0.639      1/166 0.006      3/67  0.045      1/83  0.012
+///                  model     103/189 0.545     33/83  0.398      6/166 0.036      9/67  0.134      7/83  0.084
+///                  combined  142/189 0.751     60/83  0.723      6/166 0.036      9/67  0.134      7/83  0.084
+/// ```
+///
+/// The `lexicon` and `combined` rows are clean only for `risk-fresh2.tsv`: the lexicons were
+/// written with `risk-dev.tsv` and tuned on `risk-eval.tsv` and `risk-fresh.tsv`, so those rows
+/// show 1.000 whatever the classifier does. The `model` rows for `risk-eval.tsv` and
+/// `risk-fresh.tsv` are a little flattering too: `risk-dev.tsv` was widened with new examples of
+/// the families those sets' first runs missed (see docs/safety.md for a replay). On text from a
+/// new author the combined detector catches about three urgent messages in four, not 95%.
+#[test]
+fn leave_one_set_out_figures() {
+    let folds = leave_one_set_out();
+    println!("\nLeave one set out (the classifier never saw the row's set):");
+    print!("{}", support::table(folds));
+    let floors = [
+        Floors {
+            set: "risk-dev.tsv",
+            model_urgent: 0.28,
+            combined_urgent: 0.95,
+            combined_concern: 0.95,
+            everyday: 0.05,
+        },
+        Floors {
+            set: "risk-eval.tsv",
+            model_urgent: 0.72,
+            combined_urgent: 0.95,
+            combined_concern: 0.95,
+            everyday: 0.05,
+        },
+        Floors {
+            set: "risk-fresh.tsv",
+            model_urgent: 0.58,
+            combined_urgent: 0.95,
+            combined_concern: 0.95,
+            everyday: 0.05,
+        },
+        Floors {
+            set: "risk-fresh2.tsv",
+            model_urgent: 0.50,
+            combined_urgent: 0.72,
+            combined_concern: 0.68,
+            everyday: 0.05,
+        },
+    ];
+    assert_eq!(
+        folds.iter().map(|f| f.held_out).collect::<Vec<_>>(),
+        SETS,
+        "one fold per set"
+    );
+    for (fold, floor) in folds.iter().zip(&floors) {
+        assert_eq!(fold.held_out, floor.set);
+        let name = fold.held_out;
+        assert!(
+            fold.model.urgent.rate() >= floor.model_urgent,
+            "{name} held out: the model's urgent recall {} is below its floor {}",
+            fold.model.urgent,
+            floor.model_urgent
+        );
+        assert!(
+            fold.combined.urgent.rate() >= floor.combined_urgent,
+            "{name} held out: combined urgent recall {} is below its floor {}",
+            fold.combined.urgent,
+            floor.combined_urgent
+        );
+        assert!(
+            fold.combined.concern.rate() >= floor.combined_concern,
+            "{name} held out: combined concern recall {} is below its floor {}",
+            fold.combined.concern,
+            floor.combined_concern
+        );
+        assert!(
+            fold.combined.everyday.rate() <= floor.everyday,
+            "{name} held out: combined everyday false alarms {} are above {}",
+            fold.combined.everyday,
+            floor.everyday
+        );
+        // The classifier only raises: the combined detector catches at least what the lexicons
+        // catch.
+        assert!(fold.combined.urgent.hit >= fold.lexicon.urgent.hit);
+        assert!(fold.combined.concern.hit >= fold.lexicon.concern.hit);
+    }
+}
+
+/// The committed weights are exactly what the four sets train (in `support::SETS` order, with
+/// `TrainOptions::default()`): the model can never drift from its data. If this fails after a
+/// change to a set, a lexicon or the features, retrain: `cargo run -p hearth-safety --release
+/// --example train`, and look at its output and `-- --cross` before committing.
+#[test]
+fn the_weights_are_what_the_sets_train() {
+    let trained = classify::train(&support::training_data(sets()), &TrainOptions::default());
+    let builtin = Classifier::builtin();
+    assert!(
+        trained == builtin,
+        "safety/data/classifier.bin is not what the labelled sets train \
+         ({:?} vs {:?}); retrain with `cargo run -p hearth-safety --release --example train`",
+        trained,
+        builtin
+    );
+    assert!(
+        builtin.to_bytes().len() <= 300 * 1024,
+        "the weights must stay small"
     );
 }
