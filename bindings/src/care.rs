@@ -9,7 +9,7 @@ use hearth_core::notes::offers;
 use hearth_core::notes::OfferKind as CoreOfferKind;
 
 use crate::companion::HearthCompanion;
-use crate::error::{HearthError, Result};
+use crate::error::Result;
 use crate::timeline::GroupTimeline;
 use crate::types::{parse_group, GroupStage};
 
@@ -301,9 +301,6 @@ impl GroupTimeline {
 
     /// Accepts or declines an offer made to her; only its moderator is told.
     pub fn answer_offer(&self, offer_id: String, accept: bool) -> Result<()> {
-        if offer_id.trim().is_empty() {
-            return Err(HearthError::input("offer", "empty offer id"));
-        }
         self.change(|c, g| c.answer_offer(g, &offer_id, accept).map(|_| ()))
     }
 }

@@ -250,19 +250,25 @@ impl Companion {
         )
     }
 
-    fn found_group(&mut self, name: &str, capacity: Capacity) -> Result<GroupInfo> {
-        let name = parse_group_name(name)?;
-        if self
+    /// Refuses a group name another of her groups (other than `except`) has, ignoring case.
+    pub(crate) fn check_name_free(&self, name: &str, except: Option<&GroupId>) -> Result<()> {
+        let taken = self
             .groups()?
             .iter()
-            .any(|g| g.name.to_lowercase() == name.to_lowercase())
-        {
+            .any(|g| Some(&g.id) != except && g.name.to_lowercase() == name.to_lowercase());
+        if taken {
             return Err(InputError::new(
                 "name",
                 format!("you already have a group called {name:?}"),
             )
             .into());
         }
+        Ok(())
+    }
+
+    fn found_group(&mut self, name: &str, capacity: Capacity) -> Result<GroupInfo> {
+        let name = parse_group_name(name)?;
+        self.check_name_free(&name, None)?;
         let now = self.clock.now_ms();
         let keys = &self.profile.keys;
         let me = keys.device_id();

@@ -314,17 +314,7 @@ impl Companion {
     ) -> Result<RecordId> {
         let name = rename.map(crate::group::parse_group_name).transpose()?;
         if let Some(n) = &name {
-            let taken = self
-                .groups()?
-                .into_iter()
-                .any(|g| g.id != *group && g.name.to_lowercase() == n.to_lowercase());
-            if taken {
-                return Err(InputError::new(
-                    "name",
-                    format!("you already have a group called {n:?}"),
-                )
-                .into());
-            }
+            self.check_name_free(n, Some(group))?;
         }
         let row = self.group_row(group)?;
         let summary = storage::load(self.store.conn(), self.store.cipher(), row)?;

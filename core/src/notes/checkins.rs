@@ -150,6 +150,42 @@ pub struct SupervisionNote {
     pub mine: bool,
 }
 
+/// A conversation as the check-ins read it.
+struct Conversation {
+    summary: storage::GroupSummary,
+    notes: Vec<Note>,
+}
+
+/// A schedule this volunteer runs, with the mother's pseudonym and the records about it.
+struct MyPlan {
+    group: GroupId,
+    mother: String,
+    schedule: Schedule,
+    records: Vec<CheckInRecord>,
+}
+
+impl Conversation {
+    /// The plan in effect here if `volunteer` made it.
+    fn plan_by(&self, volunteer: &DeviceId) -> Option<MyPlan> {
+        let (from, schedule) = current_plan(&self.notes)?;
+        if from != *volunteer {
+            return None;
+        }
+        let mother = self
+            .summary
+            .members
+            .iter()
+            .find(|m| m.device.to_hex() == schedule.mother)
+            .map_or_else(String::new, |m| m.name.clone());
+        Some(MyPlan {
+            group: self.summary.id,
+            mother,
+            records: records_of(&self.notes, &schedule),
+            schedule,
+        })
+    }
+}
+
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
@@ -228,34 +264,37 @@ impl Companion {
         }
     }
 
-    /// Every conversation with the notes it holds.
-    fn conversations(&self) -> Result<Vec<(GroupId, i64, Vec<Note>)>> {
+    /// Every conversation with its summary and the notes it holds, in one pass over the store.
+    fn conversations(&self) -> Result<Vec<Conversation>> {
         let mut out = Vec::new();
-        for g in self.groups()?.into_iter().filter(|g| g.conversation) {
-            let row = self.group_row(&g.id)?;
-            out.push((
-                g.id,
-                row,
-                store::notes(self.store.conn(), self.store.cipher(), row)?,
-            ));
+        for (row, summary) in storage::list(self.store.conn(), self.store.cipher())? {
+            if summary.capacity.limit == crate::group::Capacity::MIN {
+                let notes = store::notes(self.store.conn(), self.store.cipher(), row)?;
+                out.push(Conversation { summary, notes });
+            }
         }
         Ok(out)
     }
 
-    /// The schedules this volunteer runs, with their conversations.
-    fn my_schedules(&self) -> Result<Vec<(GroupId, Schedule, Vec<CheckInRecord>)>> {
+    /// The schedules this volunteer runs, one per conversation.
+    fn my_schedules(&self) -> Result<Vec<MyPlan>> {
         let me = self.profile.keys.device_id();
         Ok(self
             .conversations()?
-            .into_iter()
-            .filter_map(|(g, _, notes)| {
-                let (from, s) = current_plan(&notes)?;
-                (from == me).then(|| {
-                    let records = records_of(&notes, &s);
-                    (g, s, records)
-                })
-            })
+            .iter()
+            .filter_map(|c| c.plan_by(&me))
             .collect())
+    }
+
+    /// This volunteer's schedule in one conversation (reading only that conversation).
+    fn my_schedule_in(&self, group: &GroupId) -> Result<MyPlan> {
+        let row = self.group_row(group)?;
+        let c = Conversation {
+            summary: storage::load(self.store.conn(), self.store.cipher(), row)?,
+            notes: store::notes(self.store.conn(), self.store.cipher(), row)?,
+        };
+        c.plan_by(&self.profile.keys.device_id())
+            .ok_or_else(|| InputError::new("group", "no check-ins are planned here").into())
     }
 
     /// The other person of a conversation this profile is in.
@@ -313,7 +352,7 @@ impl Companion {
         let others = self
             .my_schedules()?
             .iter()
-            .filter(|(g, _, _)| g != group)
+            .filter(|p| p.group != *group)
             .count();
         if others >= cap as usize {
             return Err(InputError::new(
@@ -370,9 +409,7 @@ impl Companion {
     pub fn end_checkins(&mut self, group: &GroupId) -> Result<NoteId> {
         self.require_volunteer("end check-ins")?;
         let mother = self.conversation_partner(group)?;
-        if !self.my_schedules()?.iter().any(|(g, _, _)| g == group) {
-            return Err(InputError::new("group", "no check-ins are planned here").into());
-        }
+        self.my_schedule_in(group)?;
         self.send_note(
             group,
             &[mother.device],
@@ -457,16 +494,17 @@ impl Companion {
         let now = utc(self.clock.now_ms());
         let mut due = Vec::new();
         if on_duty {
-            let schedules: Vec<Schedule> = mine.iter().map(|(_, s, _)| s.clone()).collect();
+            let schedules: Vec<Schedule> = mine.iter().map(|p| p.schedule.clone()).collect();
             let records: Vec<CheckInRecord> = mine
                 .iter()
-                .flat_map(|(_, _, r)| r.iter().cloned())
+                .flat_map(|p| p.records.iter().cloned())
                 .collect();
             for item in schedule::due_for(&me, &schedules, &records, now, &DuePolicy::default()) {
-                let Some(g) = GroupId::parse_hex(&item.schedule) else {
-                    continue;
-                };
-                let mother = self.conversation_partner(&g).map(|m| m.name)?;
+                // A schedule's id is its conversation's group id.
+                let mother = mine
+                    .iter()
+                    .find(|p| p.schedule.id == item.schedule)
+                    .map_or_else(String::new, |p| p.mother.clone());
                 due.push(DueCheckin {
                     group: item.schedule.clone(),
                     mother,
@@ -503,11 +541,9 @@ impl Companion {
         date: Option<&str>,
     ) -> Result<RecordedCheckin> {
         self.require_volunteer("record check-ins")?;
-        let (_, schedule, _) = self
-            .my_schedules()?
-            .into_iter()
-            .find(|(g, _, _)| g == group)
-            .ok_or_else(|| InputError::new("group", "no check-ins are planned here"))?;
+        let MyPlan {
+            schedule, mother, ..
+        } = self.my_schedule_in(group)?;
         let now = utc(self.clock.now_ms());
         let date = match date {
             Some(d) => {
@@ -573,7 +609,6 @@ impl Companion {
         self.keep_local_note(group, NoteBody::CheckinRecord { record })?;
         let follow_up_alert = match debrief {
             Some(g) => {
-                let mother = self.conversation_partner(group)?.name;
                 let text = if note.is_empty() {
                     format!("Check-in with {mother} on {date} needs follow-up.")
                 } else {
@@ -618,14 +653,13 @@ impl Companion {
         let me = self.profile.keys.device_id();
         let now = utc(self.clock.now_ms());
         let mut out = Vec::new();
-        for (g, row, notes) in self.conversations()? {
+        for Conversation { summary, notes } in self.conversations()? {
             let Some((from, s)) = current_plan(&notes) else {
                 continue;
             };
             if from == me || s.mother != me.to_hex() {
                 continue;
             }
-            let summary = storage::load(self.store.conn(), self.store.cipher(), row)?;
             let records = records_of(&notes, &s);
             let next = open_occurrence(&s, &records, now);
             let snoozed_until =
@@ -635,7 +669,7 @@ impl Companion {
                         _ => None,
                     });
             out.push(MyCheckin {
-                group: g.to_hex(),
+                group: summary.id.to_hex(),
                 volunteer: name_of(&names(&summary.members), &from),
                 plan: describe(&s),
                 next_date: next.as_ref().map(|o| o.date.to_string()),
