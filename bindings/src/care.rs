@@ -11,7 +11,7 @@ use hearth_core::notes::OfferKind as CoreOfferKind;
 use crate::companion::HearthCompanion;
 use crate::error::Result;
 use crate::timeline::GroupTimeline;
-use crate::types::{parse_group, GroupStage};
+use crate::types::{parse_group, GroupInfo, GroupStage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum CheckinOutcome {
@@ -73,6 +73,8 @@ pub enum OfferKind {
     OtherGroup,
     /// Her volunteer asks her consent to hand her over to another volunteer.
     Handover,
+    /// A coordinator's confirmed match, to the volunteer (`HearthCompanion.confirm_match`).
+    Match,
 }
 
 impl From<OfferKind> for CoreOfferKind {
@@ -82,6 +84,7 @@ impl From<OfferKind> for CoreOfferKind {
             OfferKind::OneToOne => CoreOfferKind::OneToOne,
             OfferKind::OtherGroup => CoreOfferKind::OtherGroup,
             OfferKind::Handover => CoreOfferKind::Handover,
+            OfferKind::Match => CoreOfferKind::Match,
         }
     }
 }
@@ -98,6 +101,23 @@ pub struct Offer {
     pub mine: bool,
     /// Accepted (true), declined (false), or not answered yet.
     pub accepted: Option<bool>,
+    /// A match: the mother it is for.
+    pub mother: Option<String>,
+    /// An introduction: accepting it hands back an invite to her volunteer's conversation.
+    pub joins_conversation: bool,
+    /// A match this coordinator made: she has passed the volunteer's invite on to the mother.
+    pub introduced: bool,
+}
+
+/// What answering an offer did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct OfferAnswered {
+    /// Accepting a match (a volunteer): the conversation started for the mother. Its invite
+    /// went back to the coordinator with the answer.
+    pub started: Option<GroupInfo>,
+    /// Accepting an introduction (a mother): join her volunteer's conversation with this
+    /// code (`HearthCompanion.join`), now or when the relay can be reached.
+    pub invite: Option<String>,
 }
 
 impl From<offers::OfferView> for Offer {
@@ -110,12 +130,16 @@ impl From<offers::OfferView> for Offer {
                 "loss_support" => OfferKind::LossSupport,
                 "one_to_one" => OfferKind::OneToOne,
                 "handover" => OfferKind::Handover,
+                "match" => OfferKind::Match,
                 _ => OfferKind::OtherGroup,
             },
             text: o.text,
             at_ms: o.at,
             mine: o.mine,
             accepted: o.accepted,
+            mother: o.mother,
+            joins_conversation: o.joins_conversation,
+            introduced: o.introduced,
         }
     }
 }
@@ -193,6 +217,38 @@ impl HearthCompanion {
     pub fn set_debrief_group(&self, group_id: String) -> Result<()> {
         let g = parse_group(&group_id)?;
         self.shared.change(|c| c.set_debrief_group(&g))
+    }
+
+    /// A coordinator confirms a match: the volunteer (in the volunteers' group) is asked to
+    /// support the mother (in a group this coordinator moderates); `text` says why. Returns
+    /// the match's offer id.
+    pub fn confirm_match(
+        &self,
+        volunteers_group_id: String,
+        volunteer: String,
+        mother_group_id: String,
+        mother: String,
+        text: String,
+    ) -> Result<String> {
+        let v = parse_group(&volunteers_group_id)?;
+        let m = parse_group(&mother_group_id)?;
+        self.shared.change(|c| {
+            Ok(c.confirm_match(&v, &volunteer, &m, &mother, &text)?
+                .to_hex())
+        })
+    }
+
+    /// The coordinator passes an accepted match's invite on to the mother, privately in her
+    /// group (`text` empty: the usual introduction). Returns the offer's id.
+    pub fn introduce(
+        &self,
+        volunteers_group_id: String,
+        match_offer_id: String,
+        text: String,
+    ) -> Result<String> {
+        let v = parse_group(&volunteers_group_id)?;
+        self.shared
+            .change(|c| Ok(c.introduce(&v, &match_offer_id, &text)?.to_hex()))
     }
 
     /// A private note to her supervisors (her debrief group's moderators); returns its id.
@@ -299,8 +355,22 @@ impl GroupTimeline {
         self.read(|c, g| Ok(c.offers(g)?.into_iter().map(Into::into).collect()))
     }
 
-    /// Accepts or declines an offer made to her; only its moderator is told.
-    pub fn answer_offer(&self, offer_id: String, accept: bool) -> Result<()> {
-        self.change(|c, g| c.answer_offer(g, &offer_id, accept).map(|_| ()))
+    /// Accepts or declines an offer made to her; only its moderator is told. Accepting a
+    /// match starts the volunteer's conversation with the mother (refused off duty or at her
+    /// cap); accepting an introduction returns the invite to join with.
+    pub fn answer_offer(&self, offer_id: String, accept: bool) -> Result<OfferAnswered> {
+        self.change(|c, g| {
+            let a = c.answer_offer(g, &offer_id, accept)?;
+            Ok(OfferAnswered {
+                started: a.conversation.map(Into::into),
+                invite: a.invite,
+            })
+        })
+    }
+
+    /// Makes the group volunteers and coordinators only (a debrief group), or opens it to
+    /// mothers again (moderators). Refused while a mother is a member.
+    pub fn set_volunteers_only(&self, on: bool) -> Result<()> {
+        self.change(|c, g| c.set_volunteers_only(g, on).map(|_| ()))
     }
 }

@@ -621,6 +621,8 @@ pub struct ModerationView {
     /// The group's planned ending, if its moderators set one.
     pub ending: Option<Ending>,
     pub stage: GroupStage,
+    /// Volunteers and coordinators only: a debrief group no mother is invited to.
+    pub volunteers_only: bool,
 }
 
 /// Where a group is in its members' journey.
@@ -667,6 +669,7 @@ impl From<moderation::ModerationView> for ModerationView {
             } else {
                 GroupStage::Antenatal
             },
+            volunteers_only: v.volunteers_only,
             ending: v.ending.map(|e| Ending {
                 ends_at_ms: e.ends_at,
                 farewell_from_ms: e.farewell_from,

@@ -13,6 +13,7 @@ use hearth_core::notes::checkins::{parse_outcome, PlanRequest};
 use hearth_core::notes::OfferKind;
 use hearth_core::{Companion, InputError, StoreSecret};
 
+use crate::relay::Relay;
 use crate::{print_json, rfc3339, Failure};
 
 #[derive(Subcommand)]
@@ -58,10 +59,105 @@ pub(crate) enum CheckinCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Who a group is for (moderators): `volunteers` makes it a volunteers-only debrief group
+    /// (no mother is invited or admitted); `everyone` opens it to mothers again.
+    Audience {
+        group: String,
+        /// volunteers or everyone.
+        audience: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Quiet, private offers from a moderator to one member (loss support, one-to-one support,
     /// another group); nothing shows in the group.
     #[command(subcommand)]
     Offer(OfferAction),
+}
+
+/// A coordinator's confirmed match, carried to the volunteer and then to the mother.
+#[derive(Subcommand)]
+pub(crate) enum MatchAction {
+    /// Confirm a match (coordinators): the volunteer, in your volunteers' group, is asked to
+    /// support the mother, a member of a group you moderate. She accepts with `hearth offer
+    /// answer`, which starts her conversation with the mother.
+    Confirm {
+        /// The volunteers' group (id or name) you share with the volunteer.
+        volunteers: String,
+        /// The volunteer (pseudonym or member id).
+        volunteer: String,
+        /// The group you share with the mother.
+        #[arg(long, value_name = "GROUP")]
+        mother_group: String,
+        /// The mother (pseudonym or member id).
+        #[arg(long)]
+        mother: String,
+        /// Why this match, in your words (for example the reasons `hearth match` gave).
+        #[arg(long)]
+        text: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pass an accepted match on to the mother (coordinators): a private offer in her group
+    /// that joins her to the volunteer's conversation when she accepts.
+    Introduce {
+        /// The volunteers' group the match was confirmed in.
+        volunteers: String,
+        /// The match's offer id (from `hearth match confirm` or `hearth offer list`).
+        offer: String,
+        /// Your words to her; the usual introduction if left out.
+        #[arg(long, default_value = "")]
+        text: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) fn run_match(
+    action: MatchAction,
+    home: &Path,
+    secret: StoreSecret,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let mut c = Companion::open(home, secret)?;
+    let (id, json, said) = match action {
+        MatchAction::Confirm {
+            volunteers,
+            volunteer,
+            mother_group,
+            mother,
+            text,
+            json,
+        } => {
+            let v = c.find_group(&volunteers)?.id;
+            let m = c.find_group(&mother_group)?.id;
+            let id = c.confirm_match(&v, &volunteer, &m, &mother, &text)?;
+            let said = format!(
+                "match {} confirmed: {volunteer} is asked to support {mother}",
+                id.to_hex()
+            );
+            (id, json, said)
+        }
+        MatchAction::Introduce {
+            volunteers,
+            offer,
+            text,
+            json,
+        } => {
+            let v = c.find_group(&volunteers)?.id;
+            let id = c.introduce(&v, &offer, &text)?;
+            (
+                id,
+                json,
+                "introduction made privately to the mother".to_string(),
+            )
+        }
+    };
+    if json {
+        print_json(out, &json!({"id": id.to_hex(), "synced": false}))?;
+    } else {
+        queued(out, &said)?;
+    }
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -284,6 +380,40 @@ pub(crate) fn run(
                 queued(out, &format!("the group is now {}", stage.as_str()))?;
             }
         }
+        CheckinCommand::Audience {
+            group,
+            audience,
+            json,
+        } => {
+            let on = match audience.as_str() {
+                "volunteers" => true,
+                "everyone" => false,
+                other => {
+                    return Err(InputError::new(
+                        "audience",
+                        format!("{other:?} is not an audience: say volunteers or everyone"),
+                    )
+                    .into())
+                }
+            };
+            let g = c.find_group(&group)?.id;
+            let id = c.set_volunteers_only(&g, on)?;
+            if json {
+                print_json(
+                    out,
+                    &json!({"id": id.to_hex(), "group": g.to_hex(), "volunteers_only": on, "synced": false}),
+                )?;
+            } else {
+                queued(
+                    out,
+                    if on {
+                        "the group is now for volunteers and coordinators only"
+                    } else {
+                        "the group is open to mothers again"
+                    },
+                )?;
+            }
+        }
         CheckinCommand::Offer(OfferAction::Send {
             group,
             member,
@@ -315,9 +445,15 @@ pub(crate) fn run(
                         Some(false) => "declined",
                         None => "no answer yet",
                     };
+                    let about = o
+                        .mother
+                        .as_ref()
+                        .map(|m| format!(" for {m}"))
+                        .unwrap_or_default();
+                    let introduced = if o.introduced { ", introduced" } else { "" };
                     writeln!(
                         out,
-                        "[{}] {} to {} ({}): {}  [{answer}] {}",
+                        "[{}] {} to {} ({}{about}): {}  [{answer}{introduced}] {}",
                         rfc3339(o.at),
                         o.from,
                         o.to,
@@ -336,11 +472,48 @@ pub(crate) fn run(
             json,
         }) => {
             let g = c.find_group(&group)?.id;
-            let id = c.answer_offer(&g, &offer, accept)?;
+            let answered = c.answer_offer(&g, &offer, accept)?;
+            // An introduction: join her volunteer's conversation now.
+            let joined = match &answered.invite {
+                Some(code) => {
+                    let relay = Relay::required(&c, "join the conversation")?;
+                    let mut t = relay.transport();
+                    let info = c.join(code, &mut t).map_err(|e| {
+                        relay.failure(
+                            e,
+                            &t,
+                            &format!(
+                                "your answer is kept; join when the relay can be reached: \
+                                 hearth join {code}"
+                            ),
+                        )
+                    })?;
+                    Some(info)
+                }
+                None => None,
+            };
+            let conversation = answered.conversation.as_ref().or(joined.as_ref());
             if json {
                 print_json(
                     out,
-                    &json!({"id": id.to_hex(), "accepted": accept, "synced": false}),
+                    &json!({"id": answered.id.to_hex(), "accepted": accept,
+                            "conversation": conversation.map(|g| json!({"id": g.id.to_hex(), "name": g.name})),
+                            "synced": false}),
+                )?;
+            } else if let Some(g) = &answered.conversation {
+                queued(
+                    out,
+                    &format!(
+                        "match accepted: your conversation {:?} is ready, and its invite goes to \
+                         your coordinator to pass on",
+                        g.name
+                    ),
+                )?;
+            } else if let Some(g) = &joined {
+                writeln!(
+                    out,
+                    "accepted: you have joined {:?}; you are in once your volunteer's phone syncs",
+                    g.name
                 )?;
             } else {
                 queued(

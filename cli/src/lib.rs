@@ -193,11 +193,15 @@ enum Command {
     #[command(subcommand)]
     Safety(safety::SafetyCommand),
     /// Rank volunteers for a mother (JSON on standard input; see docs/cli.md), with the reasons
-    /// for each and for every volunteer left out. Needs no profile.
+    /// for each and for every volunteer left out; needs no profile. `match confirm` and
+    /// `match introduce` carry a coordinator's chosen match to the volunteer and the mother.
+    #[command(args_conflicts_with_subcommands = true)]
     Match {
         /// Print JSON (the only output format; accepted for symmetry with other commands).
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        action: Option<checkins::MatchAction>,
     },
     /// Plan due-date cohorts (needs no profile).
     #[command(subcommand)]
@@ -316,7 +320,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             safety::run_safety(cmd, &mut out)?;
             return Ok(out.flush()?);
         }
-        Command::Match { json: _ } => {
+        Command::Match { action: None, .. } => {
             let mut out = std::io::stdout().lock();
             plan::run_match(&mut out)?;
             return Ok(out.flush()?);
@@ -347,9 +351,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
     // Scanning and scoring store nothing: they need no profile or secret.
     let command = match cli.command {
         Command::Safety(_)
-        | Command::Match { .. }
+        | Command::Match { action: None, .. }
         | Command::Cohorts(plan::CohortsCommand::Plan { .. }) => {
             unreachable!("handled before the profile's home is found")
+        }
+        Command::Match {
+            action: Some(action),
+            ..
+        } => {
+            checkins::run_match(action, &home, secret::from_env()?, &mut out)?;
+            return Ok(out.flush()?);
         }
         Command::Cohorts(plan::CohortsCommand::Confirm { plan, json }) => {
             plan::run_confirm(plan, json, &home, secret::from_env()?, &mut out)?;

@@ -35,7 +35,7 @@
 //!
 //! # Weights
 //!
-//! `data/classifier.bin`, compiled in with `include_bytes!`, is written by the training program
+//! `data/classifier.bin`, compiled in (deflated, by build.rs), is written by the training program
 //! (`cargo run -p hearth-safety --release --example train`) from the four labelled sets in
 //! `tests/data/`. Weights are 8-bit integers with one scale per head; training is plain
 //! stochastic gradient descent with a fixed seed, a fixed order and a deterministic `exp`, so
@@ -48,8 +48,9 @@ use std::fmt;
 
 use crate::detect::{most_serious, tokenize, Assessment, Category, Detector, Level, Token};
 
-/// The built-in weights, written by `examples/train.rs`.
-const BUILTIN: &[u8] = include_bytes!("../data/classifier.bin");
+/// The built-in weights, written by `examples/train.rs` (`data/classifier.bin`, deflated by
+/// build.rs).
+const BUILTIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/classifier.bin.deflate"));
 
 const MAGIC: &[u8; 4] = b"HSC1";
 /// The feature set the weights were trained with; bumped when feature extraction changes.
@@ -130,7 +131,7 @@ fn read_f32(data: &[u8], at: usize) -> f32 {
 impl Classifier {
     /// The weights built into the crate (`data/classifier.bin`).
     pub fn builtin() -> Classifier {
-        Classifier::parse(Cow::Borrowed(BUILTIN))
+        Classifier::parse(Cow::Owned(crate::data::inflate(BUILTIN)))
             .expect("the built-in weights are checked by the crate's tests")
     }
 

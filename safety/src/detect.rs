@@ -169,10 +169,10 @@ use serde_json::{Map, Value};
 
 use crate::classify::{Classifier, Verdict, CLASSIFIER_PHRASE};
 
-/// The built-in English lexicon.
-const BUILTIN_EN: &str = include_str!("../data/lexicon-en.json");
-/// The built-in Spanish lexicon.
-const BUILTIN_ES: &str = include_str!("../data/lexicon-es.json");
+/// The built-in English lexicon (`data/lexicon-en.json`, deflated by build.rs).
+const BUILTIN_EN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/lexicon-en.json.deflate"));
+/// The built-in Spanish lexicon (`data/lexicon-es.json`, deflated by build.rs).
+const BUILTIN_ES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/lexicon-es.json.deflate"));
 
 /// Widest gap a phrase may use (`{8}`); keeps matching linear in the message length.
 pub const MAX_GAP: u8 = 8;
@@ -2547,8 +2547,9 @@ impl Detector {
     pub(crate) fn lexicon_only() -> Detector {
         let lexicons = [BUILTIN_EN, BUILTIN_ES]
             .iter()
-            .map(|json| {
-                Lexicon::from_json(json).expect("built-in lexicons are checked by the unit tests")
+            .map(|deflated| {
+                Lexicon::from_json(&crate::data::inflate_text(deflated))
+                    .expect("built-in lexicons are checked by the unit tests")
             })
             .collect();
         Detector::new(lexicons).expect("built-in lexicons are checked by the unit tests")
@@ -2734,8 +2735,19 @@ mod tests {
     fn builtin_lexicons_load() {
         let detector = builtin();
         assert_eq!(detector.languages(), vec!["en", "es"]);
-        for json in [BUILTIN_EN, BUILTIN_ES] {
-            assert!(Lexicon::from_json(json).expect("loads").phrase_count() > 100);
+        for (deflated, file) in [
+            (BUILTIN_EN, "lexicon-en.json"),
+            (BUILTIN_ES, "lexicon-es.json"),
+        ] {
+            let json = crate::data::inflate_text(deflated);
+            let source = std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("data")
+                    .join(file),
+            )
+            .unwrap();
+            assert_eq!(json, source, "the built-in {file} is the file in data/");
+            assert!(Lexicon::from_json(&json).expect("loads").phrase_count() > 100);
         }
     }
 

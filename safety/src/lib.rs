@@ -12,6 +12,7 @@
 //!   acknowledgement timers, computed from synced state and an injected clock.
 
 pub mod classify;
+mod data;
 pub mod detect;
 pub mod epds;
 pub mod escalation;

@@ -2,7 +2,8 @@
 //! the volunteer's due list moves from upcoming to due to overdue with the clock, the mother
 //! snoozes without a reason, outcomes stay on the volunteer's phone, "needs follow-up" reaches
 //! her coordinators' queue as an alert, off duty means no prompts, the caseload cap holds, and
-//! supervision notes reach only the supervisors. Nothing of it is readable on the relay.
+//! supervision notes reach only the supervisors. Nothing of it is readable on the relay. A
+//! debrief group is for volunteers and coordinators only, on every device.
 
 use hearth_core::notes::checkins::{parse_outcome, PlanRequest};
 use hearth_core::{Clock, Error, GroupId, Role};
@@ -47,6 +48,7 @@ fn a_volunteers_check_ins_from_plan_to_follow_up() {
 
     // The coordinators' debrief group, with Jo in it.
     let debrief = ruth.create_group("Volunteers' debrief");
+    ruth.companion.set_volunteers_only(&debrief, true).unwrap();
     ruth.admit(&debrief, &mut jo, Role::Volunteer);
     let c = conversation(&mut jo, &mut amina, "Jo and Amina");
 
@@ -281,4 +283,225 @@ fn a_handover_waits_for_the_mothers_consent() {
     amina.sync();
     jo.sync();
     assert_eq!(jo.companion.offers(&c).unwrap()[0].accepted, Some(false));
+}
+
+#[test]
+fn a_debrief_group_is_for_volunteers_and_coordinators_only() {
+    let (_dir, relay) = relay();
+    let url = relay.url();
+    let mut ruth = Device::new("Ruth", Role::Moderator, &url);
+    let mut jo = Device::new("Jo", Role::Volunteer, &url);
+    let mut amina = Device::new("Amina", Role::Mother, &url);
+
+    let debrief = ruth.create_group("Volunteers' debrief");
+    // An invite for a mother made before the group became volunteers-only.
+    let early = ruth
+        .companion
+        .invite(&debrief, Role::Mother, 24 * HOUR)
+        .unwrap()
+        .code;
+    ruth.admit(&debrief, &mut jo, Role::Volunteer);
+
+    // A volunteer cannot choose a group open to mothers as her debrief group, and cannot make
+    // it volunteers-only herself.
+    assert_eq!(
+        input_field(jo.companion.set_debrief_group(&debrief).unwrap_err()),
+        "group"
+    );
+    assert!(matches!(
+        jo.companion.set_volunteers_only(&debrief, true),
+        Err(Error::NotAllowed { .. })
+    ));
+
+    ruth.companion.set_volunteers_only(&debrief, true).unwrap();
+    ruth.sync();
+    jo.sync();
+    assert!(jo.companion.moderation(&debrief).unwrap().volunteers_only);
+    jo.companion.set_debrief_group(&debrief).unwrap();
+
+    // No mother's invite is made now, and the early one admits nobody on any sync.
+    assert_eq!(
+        input_field(
+            ruth.companion
+                .invite(&debrief, Role::Mother, 24 * HOUR)
+                .unwrap_err()
+        ),
+        "role"
+    );
+    ruth.companion
+        .invite(&debrief, Role::Volunteer, 24 * HOUR)
+        .expect("volunteers are still invited");
+    let mut t = amina.transport();
+    amina.companion.join(&early, &mut t).unwrap();
+    for _ in 0..2 {
+        ruth.sync();
+        amina.sync();
+    }
+    let count = |d: &Device| {
+        d.companion
+            .find_group(&debrief.to_hex())
+            .unwrap()
+            .member_count
+    };
+    assert_eq!(
+        count(&ruth),
+        2,
+        "a mother was admitted to the debrief group"
+    );
+    jo.sync();
+    assert_eq!(count(&jo), 2);
+    assert!(
+        amina.companion.send(&debrief, "hello?").is_err(),
+        "she never became a member"
+    );
+
+    // A group with a mother in it is not made volunteers-only; the error names her.
+    let open = ruth.create_group("March mothers");
+    ruth.admit(&open, &mut amina, Role::Mother);
+    ruth.sync();
+    let err = ruth.companion.set_volunteers_only(&open, true).unwrap_err();
+    assert!(err.to_string().contains("Amina"), "{err}");
+    assert!(!ruth.companion.moderation(&open).unwrap().volunteers_only);
+}
+
+#[test]
+fn a_confirmed_match_becomes_a_conversation_with_everyones_consent() {
+    let (dir, relay) = relay();
+    let url = relay.url();
+    let mut ruth = Device::new("Ruth", Role::Moderator, &url);
+    let mut jo = Device::new("Jo", Role::Volunteer, &url);
+    let mut amina = Device::new("Amina", Role::Mother, &url);
+    let mut bea = Device::new("Bea", Role::Mother, &url);
+
+    let volunteers = ruth.create_group("Volunteers");
+    ruth.companion
+        .set_volunteers_only(&volunteers, true)
+        .unwrap();
+    ruth.admit(&volunteers, &mut jo, Role::Volunteer);
+    let march = ruth.create_group("March mothers");
+    ruth.admit(&march, &mut amina, Role::Mother);
+    ruth.admit(&march, &mut bea, Role::Mother);
+    ruth.sync();
+    jo.sync();
+
+    // Only a coordinator confirms, only a volunteer is matched, only a mother is matched for.
+    let why = "MATCH-REASON both speak Somali; both first babies";
+    assert!(matches!(
+        jo.companion
+            .confirm_match(&volunteers, "Ruth", &march, "Amina", why),
+        Err(Error::NotAllowed { .. })
+    ));
+    let err = ruth
+        .companion
+        .confirm_match(&march, "Bea", &march, "Amina", why)
+        .unwrap_err();
+    assert_eq!(input_field(err), "volunteer");
+    let err = ruth
+        .companion
+        .confirm_match(&volunteers, "Jo", &march, "Nobody", why)
+        .unwrap_err();
+    assert_eq!(input_field(err), "member");
+    let matched = ruth
+        .companion
+        .confirm_match(&volunteers, "Jo", &march, "Amina", why)
+        .unwrap()
+        .to_hex();
+
+    // Passing it on before Jo answers names the wait.
+    let err = ruth
+        .companion
+        .introduce(&volunteers, &matched, "")
+        .unwrap_err();
+    assert!(err.to_string().contains("not answered"), "{err}");
+
+    ruth.sync();
+    jo.sync();
+    let offers = jo.companion.offers(&volunteers).unwrap();
+    assert_eq!(offers.len(), 1);
+    assert_eq!(offers[0].kind, "match");
+    assert_eq!(offers[0].mother.as_deref(), Some("Amina"));
+    assert!(offers[0].text.contains("Somali"));
+
+    // Off duty she cannot take a mother on, and nothing is started.
+    jo.companion.set_volunteer_duty(false).unwrap();
+    let err = jo
+        .companion
+        .answer_offer(&volunteers, &matched, true)
+        .unwrap_err();
+    assert_eq!(input_field(err), "duty");
+    assert_eq!(
+        jo.companion.groups().unwrap().len(),
+        1,
+        "no conversation started"
+    );
+    jo.companion.set_volunteer_duty(true).unwrap();
+    let answered = jo
+        .companion
+        .answer_offer(&volunteers, &matched, true)
+        .unwrap();
+    let convo = answered.conversation.expect("a conversation for Amina");
+    assert!(convo.conversation);
+    assert_eq!(convo.name, "Jo and Amina");
+    jo.sync();
+    ruth.sync();
+
+    // The coordinator sees the acceptance and passes the invite on, once.
+    let mine = ruth.companion.offers(&volunteers).unwrap();
+    assert_eq!((mine[0].accepted, mine[0].introduced), (Some(true), false));
+    ruth.companion.introduce(&volunteers, &matched, "").unwrap();
+    let err = ruth
+        .companion
+        .introduce(&volunteers, &matched, "")
+        .unwrap_err();
+    assert!(err.to_string().contains("already"), "{err}");
+    assert!(ruth.companion.offers(&volunteers).unwrap()[0].introduced);
+    ruth.sync();
+
+    // Amina (and only Amina) is offered it; accepting hands her the invite to join.
+    amina.sync();
+    bea.sync();
+    assert!(bea.companion.offers(&march).unwrap().is_empty());
+    let offer = amina.companion.offers(&march).unwrap();
+    assert_eq!(offer.len(), 1);
+    assert_eq!(offer[0].kind, "one_to_one");
+    assert!(offer[0].joins_conversation);
+    assert!(offer[0].text.contains("Jo"), "{}", offer[0].text);
+    let answered = amina
+        .companion
+        .answer_offer(&march, &offer[0].id, true)
+        .unwrap();
+    let code = answered.invite.expect("the invite to join");
+    let mut t = amina.transport();
+    amina.companion.join(&code, &mut t).unwrap();
+    jo.sync();
+    amina.sync();
+
+    // They talk, and Jo plans her check-ins in it.
+    jo.send(
+        &convo.id,
+        "Hello Amina, I'm Jo. How are you finding things?",
+    );
+    jo.sync();
+    amina.sync();
+    assert!(amina
+        .texts(&convo.id)
+        .iter()
+        .any(|(_, t)| t.contains("I'm Jo")));
+    jo.companion
+        .plan_checkins(&convo.id, &weekly("thursday"))
+        .unwrap();
+
+    // Nobody else learns of the match: not Bea, not the relay.
+    bea.sync();
+    assert!(bea
+        .companion
+        .groups()
+        .unwrap()
+        .iter()
+        .all(|g| g.id != convo.id));
+    let files = all_bytes_of(dir.path());
+    assert!(
+        !contains(&files, "MATCH-REASON"),
+        "the match is readable on the relay"
+    );
 }

@@ -1093,3 +1093,105 @@ fn a_coordinator_confirms_a_cohort_plan_before_invites_go_out() {
     assert_ne!(bad.status.code(), Some(0));
     assert!(stderr(&bad).contains("moderators"), "{}", stderr(&bad));
 }
+
+#[test]
+fn a_match_from_confirmation_to_conversation_on_the_command_line() {
+    let (_dir, relay) = relay();
+    let url = relay.url();
+    let (ada, bea) = moderator_and_mother(&url);
+    let jo = init("Jo", "volunteer", &url);
+    let vols = "Volunteers";
+    ok(&ada, &["group", "create", "--name", vols]);
+    let err = fails(&ada, &["audience", vols, "mothers"], 2);
+    assert!(err.contains("volunteers or everyone"), "{err}");
+    let set = json(&ada, &["audience", vols, "volunteers", "--json"]);
+    assert_eq!(set["volunteers_only"], true);
+    let err = fails(&ada, &["invite", vols, "--role", "mother"], 2);
+    assert!(err.contains("volunteers and coordinators only"), "{err}");
+    let code = json(&ada, &["invite", vols, "--role", "volunteer", "--json"])["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(&jo, &["join", &code]);
+    for home in [&ada, &jo, &ada] {
+        ok(home, &["sync"]);
+    }
+    ok(&jo, &["volunteer", "--debrief", vols]);
+
+    let err = fails(
+        &ada,
+        &[
+            "match",
+            "confirm",
+            vols,
+            "Jo",
+            "--mother-group",
+            GROUP,
+            "--mother",
+            "Nobody",
+            "--text",
+            "x",
+        ],
+        2,
+    );
+    assert!(err.contains("Nobody"), "{err}");
+    let matched = json(
+        &ada,
+        &[
+            "match",
+            "confirm",
+            vols,
+            "Jo",
+            "--mother-group",
+            GROUP,
+            "--mother",
+            "Bea",
+            "--text",
+            "Both speak Somali",
+            "--json",
+        ],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(&ada, &["sync"]);
+    ok(&jo, &["sync"]);
+    let offers = json(&jo, &["offer", "list", vols, "--json"]);
+    assert_eq!(
+        (offers[0]["kind"].as_str(), offers[0]["mother"].as_str()),
+        (Some("match"), Some("Bea")),
+        "{offers}"
+    );
+    let accepted = json(
+        &jo,
+        &["offer", "answer", vols, &matched, "--accept", "--json"],
+    );
+    assert_eq!(accepted["conversation"]["name"], "Jo and Bea", "{accepted}");
+    ok(&jo, &["sync"]);
+    ok(&ada, &["sync"]);
+    ok(&ada, &["match", "introduce", vols, &matched]);
+    ok(&ada, &["sync"]);
+    ok(&bea, &["sync"]);
+    let offers = json(&bea, &["offer", "list", GROUP, "--json"]);
+    assert_eq!(offers[0]["joins_conversation"], true, "{offers}");
+    let joined = json(
+        &bea,
+        &[
+            "offer",
+            "answer",
+            GROUP,
+            offers[0]["id"].as_str().unwrap(),
+            "--accept",
+            "--json",
+        ],
+    );
+    assert_eq!(joined["conversation"]["name"], "Jo and Bea", "{joined}");
+    for home in [&jo, &bea] {
+        ok(home, &["sync"]);
+    }
+    ok(&jo, &["send", "Jo and Bea", "Hello Bea, I'm Jo"]);
+    ok(&jo, &["sync"]);
+    ok(&bea, &["sync"]);
+    let read = json(&bea, &["read", "Jo and Bea", "--json"]);
+    assert!(read.to_string().contains("I'm Jo"), "{read}");
+}

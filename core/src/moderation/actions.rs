@@ -52,6 +52,8 @@ pub struct ModerationView {
     pub ending: Option<EndingView>,
     /// "antenatal" until a moderator moves the group on, then "postnatal".
     pub stage: &'static str,
+    /// Volunteers and coordinators only: a debrief group no mother is invited to.
+    pub volunteers_only: bool,
 }
 
 /// A planned ending as members see it: reminders four weeks and one week before, a farewell
@@ -325,6 +327,50 @@ impl Companion {
         self.write_record(group, Action::Stage { stage }, "")
     }
 
+    /// Makes the group volunteers and coordinators only (a debrief group), or opens it to
+    /// mothers again. While it is volunteers-only no device invites or admits a mother: her
+    /// invite is refused when it is made, and a mother's registration with an invite made
+    /// before is never admitted. It is refused while a mother is still a member.
+    pub fn set_volunteers_only(&mut self, group: &GroupId, on: bool) -> Result<RecordId> {
+        let row = self.group_row(group)?;
+        let summary = storage::load(self.store.conn(), self.store.cipher(), row)?;
+        self.require_group_moderator(&summary, "choose who the group is for")?;
+        if summary.capacity.limit == crate::group::Capacity::MIN {
+            return Err(InputError::new(
+                "group",
+                "a one-to-one conversation is not a debrief group",
+            )
+            .into());
+        }
+        if on {
+            let known = names(&summary.members);
+            let mothers: Vec<String> = summary
+                .members
+                .iter()
+                .filter(|m| m.role == Role::Mother)
+                .map(|m| name_of(&known, &m.device))
+                .collect();
+            if !mothers.is_empty() {
+                return Err(InputError::new(
+                    "group",
+                    format!(
+                        "mothers are members of this group ({}); a volunteers-only group \
+                         starts from one without them",
+                        mothers.join(", ")
+                    ),
+                )
+                .into());
+            }
+        }
+        self.write_record(
+            group,
+            Action::Audience {
+                volunteers_only: on,
+            },
+            "",
+        )
+    }
+
     /// Accepts the group's current rules (any member).
     pub fn accept_rules(&mut self, group: &GroupId) -> Result<RecordId> {
         let state = self.moderation_state(group)?;
@@ -386,6 +432,7 @@ impl Companion {
             muted_until: rules.muted_until,
             ending: state.ending.as_ref().map(|e| ending_view(e, &names, now)),
             stage: state.stage.map_or(Stage::Antenatal, |(s, _, _)| s).as_str(),
+            volunteers_only: state.volunteers_only,
             next_post_at: (rules.slow_secs > 0 && summary.last_post_at > 0)
                 .then(|| summary.last_post_at + i64::from(rules.slow_secs) * 1_000)
                 .filter(|t| *t > now),
@@ -808,6 +855,14 @@ fn audit_item(h: &Held, names: &BTreeMap<DeviceId, String>, state: &ModState) ->
             },
         ),
         Action::Stage { stage } => ("stage".into(), stage.as_str().into()),
+        Action::Audience { volunteers_only } => (
+            "audience".into(),
+            if *volunteers_only {
+                "volunteers and coordinators only".into()
+            } else {
+                "open to mothers".into()
+            },
+        ),
         Action::Accept { .. } => ("rules".into(), "accepted".into()),
     };
     AuditItem {

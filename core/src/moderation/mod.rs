@@ -211,6 +211,14 @@ pub enum Action {
         #[serde(rename = "s")]
         stage: Stage,
     },
+    /// Who the group is for: volunteers and coordinators only (a volunteers' debrief
+    /// group), or everyone. Mothers are never invited to or admitted into a volunteers-only
+    /// group.
+    #[serde(rename = "audience")]
+    Audience {
+        #[serde(rename = "v")]
+        volunteers_only: bool,
+    },
     /// A member accepts the rules set by record `rules`. The only record any member writes.
     #[serde(rename = "accept")]
     Accept {
@@ -244,6 +252,7 @@ impl Action {
             Action::Carry { .. } => "carry",
             Action::Ending { .. } => "ending",
             Action::Stage { .. } => "stage",
+            Action::Audience { .. } => "audience",
             Action::Accept { .. } => "accept",
         }
     }
@@ -479,6 +488,8 @@ pub struct ModState {
     pub ending: Option<Ending>,
     /// The stage moderators last set (antenatal until they say otherwise), by whom and when.
     pub stage: Option<(Stage, DeviceId, i64)>,
+    /// Volunteers and coordinators only (a debrief group), as moderators last set it.
+    pub volunteers_only: bool,
     /// Every moderator action, oldest first (acceptances are not listed).
     pub audit: Vec<Held>,
 }
@@ -673,6 +684,9 @@ impl ModState {
             Action::Stage { stage } => {
                 self.stage = Some((*stage, h.by, r.at));
             }
+            Action::Audience { volunteers_only } => {
+                self.volunteers_only = *volunteers_only;
+            }
             Action::Accept { rules } => {
                 self.accepted.insert(h.by, *rules);
             }
@@ -759,7 +773,8 @@ impl ModState {
                 Action::Hold { .. }
                 | Action::SlowMode { .. }
                 | Action::Ending { .. }
-                | Action::Stage { .. } => {
+                | Action::Stage { .. }
+                | Action::Audience { .. } => {
                     newest_setting.insert(h.record.action.name(), h);
                 }
                 Action::Duty { .. } => {

@@ -451,6 +451,14 @@ impl Companion {
             )
             .into());
         }
+        if !self.moderation_state(group)?.volunteers_only {
+            return Err(InputError::new(
+                "group",
+                "a debrief group is for volunteers and coordinators only: ask its moderator to \
+                 make it so (hearth audience GROUP volunteers)",
+            )
+            .into());
+        }
         self.other_moderators(
             group,
             "this group has no other moderator to receive follow-ups and supervision notes",

@@ -255,6 +255,13 @@ pub enum NoteBody {
         kind: OfferKind,
         #[serde(rename = "x")]
         text: String,
+        /// A `match` offer: the mother the coordinator matched the volunteer with.
+        #[serde(rename = "f", default, skip_serializing_if = "Option::is_none")]
+        mother: Option<MatchFor>,
+        /// An introduction: the volunteer's single-use invite to the conversation she started
+        /// for the mother; accepting joins it.
+        #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
+        invite: Option<String>,
     },
     /// The member's answer to an offer, to the moderator who made it.
     #[serde(rename = "offer_answer")]
@@ -263,7 +270,24 @@ pub enum NoteBody {
         offer: NoteId,
         #[serde(rename = "a")]
         accept: bool,
+        /// A volunteer accepting a match: her invite for the mother, for the coordinator to
+        /// pass on.
+        #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
+        invite: Option<String>,
     },
+}
+
+/// The mother a match is for, as the coordinator's device knows her.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchFor {
+    /// The group the coordinator and the mother share, where the introduction goes.
+    #[serde(rename = "g")]
+    pub group: GroupId,
+    #[serde(rename = "d")]
+    pub member: DeviceId,
+    /// Her pseudonym, so the volunteer knows whom she is agreeing to support.
+    #[serde(rename = "n")]
+    pub name: String,
 }
 
 /// What a moderator offers a member privately.
@@ -279,14 +303,18 @@ pub enum OfferKind {
     /// In a one-to-one conversation: her volunteer asks her consent to hand her over to
     /// another volunteer. Nothing changes unless she accepts.
     Handover,
+    /// A coordinator's confirmed match, to the volunteer: support this mother. Accepting
+    /// starts a conversation for her and returns its invite to the coordinator.
+    Match,
 }
 
 impl OfferKind {
-    pub const ALL: [OfferKind; 4] = [
+    pub const ALL: [OfferKind; 5] = [
         OfferKind::LossSupport,
         OfferKind::OneToOne,
         OfferKind::OtherGroup,
         OfferKind::Handover,
+        OfferKind::Match,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -295,6 +323,7 @@ impl OfferKind {
             OfferKind::OneToOne => "one_to_one",
             OfferKind::OtherGroup => "other_group",
             OfferKind::Handover => "handover",
+            OfferKind::Match => "match",
         }
     }
 
@@ -307,7 +336,8 @@ impl OfferKind {
                 InputError::new(
                     "kind",
                     format!(
-                        "{s:?} is not an offer; use loss_support, one_to_one, other_group or handover"
+                        "{s:?} is not an offer; use loss_support, one_to_one, other_group or handover \
+                         (a match is confirmed with hearth match confirm)"
                     ),
                 )
             })
@@ -404,10 +434,45 @@ impl NoteBody {
                     return Err(InputError::new("current", "too many or too long"));
                 }
             }
-            NoteBody::Offer { text: t, .. } => text("text", t)?,
-            NoteBody::OfferAnswer { .. } => {}
+            NoteBody::Offer {
+                kind,
+                text: t,
+                mother,
+                invite,
+            } => {
+                text("text", t)?;
+                if (*kind == OfferKind::Match) != mother.is_some() {
+                    return Err(InputError::new(
+                        "mother",
+                        "a match names its mother, and only a match does",
+                    ));
+                }
+                if mother
+                    .as_ref()
+                    .is_some_and(|m| m.name.chars().count() > 100)
+                {
+                    return Err(InputError::new("mother", "too long"));
+                }
+                if invite.is_some() && *kind != OfferKind::OneToOne {
+                    return Err(InputError::new(
+                        "invite",
+                        "only an introduction to one-to-one support carries an invite",
+                    ));
+                }
+                check_invite(invite)?;
+            }
+            NoteBody::OfferAnswer { invite, .. } => check_invite(invite)?,
         }
         Ok(())
+    }
+}
+
+fn check_invite(invite: &Option<String>) -> std::result::Result<(), InputError> {
+    match invite {
+        Some(code) => hearth_protocol::invite::InviteCode::parse(code)
+            .map(|_| ())
+            .map_err(|e| InputError::new("invite", e.to_string())),
+        None => Ok(()),
     }
 }
 

@@ -382,6 +382,14 @@ impl Companion {
         let now = self.clock.now_ms();
         self.change_group(row, |g| {
             require_moderator(g.summary, &me)?;
+            if role == Role::Mother && volunteers_only(g)? {
+                return Err(InputError::new(
+                    "role",
+                    "this group is for volunteers and coordinators only: invite a volunteer \
+                     or a moderator, or open it to mothers first",
+                )
+                .into());
+            }
             let code = InviteCode::random().map_err(|e| Error::Document(e.to_string()))?;
             let made = MadeInvite {
                 code: *code.as_bytes(),
@@ -914,6 +922,8 @@ fn build_ops(
             Err(e) => notes.push(format!("an invite cannot be published: {e}")),
         }
     }
+    let volunteers_only = volunteers_only(g)?;
+    let s = &mut *g.summary;
     for join in &s.sync.joins {
         let Ok(req) = join.verify() else { continue };
         if state.is_member(&req.device) {
@@ -922,6 +932,14 @@ fn build_ops(
         let Some(invite) = state.invites.get(&req.invite) else {
             continue;
         };
+        if volunteers_only && invite.role == Role::Mother {
+            notes.push(
+                "the group is for volunteers and coordinators only: a mother who registered \
+                 with an invite made before is not admitted"
+                    .to_string(),
+            );
+            continue;
+        }
         if state.members.len() as u32 >= state.capacity {
             notes.push(format!(
                 "the group is full ({} of {} places): someone who registered with an invite \
@@ -1564,6 +1582,12 @@ fn apply_log(
         }
     }
     Ok(())
+}
+
+/// Whether moderators have made the group volunteers and coordinators only.
+fn volunteers_only(g: &GroupWrite<'_, '_>) -> Result<bool> {
+    use crate::moderation::{store, ModState};
+    Ok(ModState::fold(store::list(&g.w.tx, g.w.cipher, g.row)?).volunteers_only)
 }
 
 /// Carries the moderation records that still shape the group (rules, pins, running mutes,

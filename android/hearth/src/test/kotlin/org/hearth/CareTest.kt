@@ -83,4 +83,59 @@ class CareTest {
             assertTrue(m.ruth.queue(false).any { it.kind == QueueKind.VOLUNTEER_CHANGE })
         }
     }
+
+    @Test
+    fun `a coordinator's match reaches the volunteer, then the mother, with their consent`(@TempDir dir: File) {
+        Meeting(dir).use { m ->
+            Hearth.create(File(dir, "jo"), RawStoreKey(newKey()), "Jo", Role.VOLUNTEER, relayUrl).use { jo ->
+                // The volunteers' debrief group: volunteers and coordinators only.
+                val volunteers = m.ruth.createGroup("Volunteers", null, null)
+                m.ruth.group(volunteers.id).use { tl ->
+                    tl.setVolunteersOnly(true)
+                    val refused = assertFailsWith<HearthException.InvalidInput> { tl.invite(Role.MOTHER, 3_600u) }
+                    assertEquals("role", refused.field)
+                    val invite = tl.invite(Role.VOLUNTEER, 3_600u)
+                    m.ruth.syncNow()
+                    jo.join(invite.code)
+                }
+                m.ruth.syncNow()
+                jo.syncNow()
+                jo.group(volunteers.id).use { assertTrue(it.moderation().volunteersOnly) }
+                jo.setDebriefGroup(volunteers.id)
+                m.ruth.syncNow() // Amina's and Jo's pseudonyms reach Ruth
+
+                val matched = m.ruth.confirmMatch(volunteers.id, "Jo", m.group.id, "Amina", "Both first babies")
+                m.ruth.syncNow()
+                jo.syncNow()
+                val answered = jo.group(volunteers.id).use { tl ->
+                    val offer = tl.offers().single()
+                    assertEquals(OfferKind.MATCH, offer.kind)
+                    assertEquals("Amina", offer.mother)
+                    tl.answerOffer(matched, true)
+                }
+                val convo = assertNotNull(answered.started)
+                assertTrue(convo.conversation)
+                jo.syncNow()
+                m.ruth.syncNow()
+                m.ruth.introduce(volunteers.id, matched, "")
+                m.ruth.syncNow()
+                m.amina.syncNow()
+                val invite = m.amina.group(m.group.id).use { tl ->
+                    val offer = tl.offers().single()
+                    assertEquals(OfferKind.ONE_TO_ONE, offer.kind)
+                    assertTrue(offer.joinsConversation)
+                    assertNotNull(tl.answerOffer(offer.id, true).invite)
+                }
+                m.amina.join(invite)
+                jo.syncNow()
+                m.amina.syncNow()
+                jo.group(convo.id).use { it.send("Hello Amina, I'm Jo") }
+                jo.syncNow()
+                m.amina.syncNow()
+                m.amina.group(convo.id).use { tl ->
+                    assertTrue(tl.page(null, 20u).items.any { it.text.contains("I'm Jo") })
+                }
+            }
+        }
+    }
 }
