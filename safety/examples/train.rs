@@ -2,10 +2,10 @@
 //! measures it on sets it has not seen.
 //!
 //! ```sh
-//! # Train on the four labelled sets, write safety/data/classifier.bin and print the training
+//! # Train on the eight labelled sets, write safety/data/classifier.bin and print the training
 //! # figures (then run the crate's tests: one retrains and compares the bytes).
 //! cargo run -p hearth-safety --release --example train
-//! # Leave one set out: train on three sets, test on the fourth, for each set in turn.
+//! # Leave one set out: train on the others, test on it, for each set in turn.
 //! cargo run -p hearth-safety --release --example train -- --cross
 //! # The same, listing every held-out message whose level the model changed.
 //! cargo run -p hearth-safety --release --example train -- --cross --show
@@ -153,9 +153,7 @@ fn write(sets: &Sets) {
 }
 
 fn cross(sets: &Sets, options: &TrainOptions, lexicon: &Detector, show: bool) {
-    println!(
-        "Leave one set out: each row is a set the model did not see, trained on the other three."
-    );
+    println!("Leave one set out: each row is a set the model did not see, trained on the others.");
     println!("{options:?}");
     let classifiers: Vec<Classifier> = (0..sets.len())
         .map(|i| support::train_without_with(sets, i, options, lexicon))

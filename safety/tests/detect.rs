@@ -4,19 +4,22 @@
 //!
 //! - `risk-dev.tsv`, written with the lexicon, to develop it;
 //! - `risk-eval.tsv`, `risk-fresh.tsv` and `risk-fresh2.tsv`, each written by a new author who
-//!   had not seen the detector or the other sets.
+//!   had not seen the detector or the other sets;
+//! - `risk-train-uk.tsv`, `risk-train-es.tsv`, `risk-train-world.tsv` and
+//!   `risk-train-clinical.tsv`, each written by another author to train on.
 //!
 //! The detector is two parts: the lexicons (tuned on the first three sets) and a classifier
-//! trained on all four (`hearth_safety::classify`, trained by `examples/train.rs`). The bars a
+//! trained on all eight (`hearth_safety::classify`, trained by `examples/train.rs`). The bars a
 //! member would notice: urgent messages are caught (recall ≥ 0.95) and everyday pregnancy talk
 //! is left alone (false alarms ≤ 5%). Figures on a set something was tuned or trained on
 //! measure nothing about new text, so the honest figures here are **leave-one-set-out**: train
-//! the classifier on three sets, test on the fourth.
+//! the classifier on the other sets, test on the one left out.
 //!
 //! Run with `--nocapture` to see every table and disagreement.
 //!
-//! A third fresh set, `risk-fresh3.tsv`, written blind by another new author, is held out from
-//! everything: `held_out_third_fresh_set` records its first run.
+//! Four further sets, `risk-train-*.tsv`, were written to train on. Two fresh sets,
+//! `risk-fresh3.tsv` and `risk-fresh4.tsv`, each written blind by another new author, are held
+//! out from everything: `held_out_third_fresh_set` and `held_out_fourth_fresh_set` record them.
 
 mod support;
 
@@ -31,7 +34,7 @@ use support::{Figures, Fold, SETS};
 const URGENT_RECALL: f64 = 0.95;
 const EVERYDAY_FALSE_ALARMS: f64 = 0.05;
 
-/// The four labelled sets, read once.
+/// The eight training sets, read once.
 fn sets() -> &'static [(&'static str, Vec<Labelled>)] {
     static SETS: OnceLock<Vec<(&'static str, Vec<Labelled>)>> = OnceLock::new();
     SETS.get_or_init(support::load_all)
@@ -197,8 +200,9 @@ fn lexicons_on_the_second_fresh_set() {
 /// ```
 ///
 /// The shipped detector misses about one urgent message in six from a new author: short of the
-/// 0.95 bar. The floors below sit just under the first run, so a regression fails; they are not
-/// the bar. Keep this set out of training and tuning, or it stops measuring anything.
+/// 0.95 bar. Retrained on eight sets (2026-11-23): urgent 163/190 = 0.858, everyday false alarms
+/// 4/164 = 0.024. The floors below sit just under the first run, so a regression fails; they
+/// are not the bar. Keep this set out of training and tuning, or it stops measuring anything.
 #[test]
 fn held_out_third_fresh_set() {
     let examples = support::load("risk-fresh3.tsv");
@@ -224,14 +228,71 @@ fn held_out_third_fresh_set() {
     );
 }
 
+/// **The fourth fresh set, held out** (`risk-fresh4.tsv`, 500 messages: 290 English, 210
+/// Spanish): written blind by a sixth author who saw nothing of the detector, its data or the
+/// earlier sets, and never trained or tuned on. Its first run (2026-11-23), on the detector
+/// then shipped (classifier trained on four sets), and its run after the classifier was
+/// retrained on eight sets (a choice made without looking at this set), rows expected, columns
+/// detected:
+///
+/// ```text
+/// first run (four sets)    none  concern  urgent
+///   none                    204        7      14
+///   concern                  30       35      20
+///   urgent                   52        5     133    urgent recall 133/190 = 0.700
+///                                                  everyday false alarms 8/150 = 0.053
+/// retrained (eight sets)   none  concern  urgent
+///   none                    210        6       9
+///   concern                  33       41      11
+///   urgent                   44        6     140    urgent recall 140/190 = 0.737
+///                                                  everyday false alarms 5/150 = 0.033
+/// ```
+///
+/// English 89/110 = 0.809, Spanish 51/80 = 0.637. Far short of the 0.95 bar; the floors sit
+/// just under the retrained run so a regression fails. Keep this set out of training and
+/// tuning.
+#[test]
+fn held_out_fourth_fresh_set() {
+    let examples = support::load("risk-fresh4.tsv");
+    report(
+        "risk-fresh4.tsv, lexicons alone",
+        &examples,
+        &support::lexicon(),
+    );
+    let shipped = report(
+        "risk-fresh4.tsv, lexicons and classifier (as shipped)",
+        &examples,
+        &Detector::builtin(),
+    );
+    assert!(
+        shipped.urgent.rate() >= 0.72,
+        "risk-fresh4.tsv: urgent recall {} fell below its recorded 0.737 (floor 0.72)",
+        shipped.urgent
+    );
+    assert!(
+        shipped.everyday.rate() <= EVERYDAY_FALSE_ALARMS,
+        "risk-fresh4.tsv: false alarms on everyday talk {} are above {EVERYDAY_FALSE_ALARMS}",
+        shipped.everyday
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The detector as it ships: lexicons and classifier
 
 /// **Training figures**: the built-in detector (lexicons and the final classifier) on each of
 /// the sets the classifier was trained on. They are high by construction and say nothing about
 /// text from a new author; they are shown so a change in them is visible. The bars are checked
-/// where the detector meets them; on `risk-fresh2.tsv`, which the lexicons were never tuned on,
-/// even the trained detector catches 168 of 189 urgent messages (0.889).
+/// on the three sets the lexicons were tuned on; the others (never used to tune the lexicons)
+/// have floors a little under what was recorded (2026-11-23), so a regression fails:
+///
+/// ```text
+/// training set             urgent recall     everyday false alarms
+/// risk-fresh2.tsv          160/189 0.847     1/166 0.006
+/// risk-train-uk.tsv        178/220 0.809     4/160 0.025
+/// risk-train-es.tsv        165/220 0.750     6/160 0.037
+/// risk-train-world.tsv     169/230 0.735     4/150 0.027
+/// risk-train-clinical.tsv  206/230 0.896     9/150 0.060   (all nine from the lexicons)
+/// ```
 #[test]
 fn training_figures() {
     let detector = Detector::builtin();
@@ -243,30 +304,39 @@ fn training_figures() {
         .collect();
     println!("\nTRAINING figures (the final classifier on the sets it was trained on):");
     print!("{}", support::table_titled("training set", &folds));
+    // (urgent recall floor, everyday false-alarm ceiling) for sets the lexicons never saw.
+    let floors = [
+        ("risk-fresh2.tsv", 0.82, EVERYDAY_FALSE_ALARMS),
+        ("risk-train-uk.tsv", 0.78, EVERYDAY_FALSE_ALARMS),
+        ("risk-train-es.tsv", 0.72, EVERYDAY_FALSE_ALARMS),
+        ("risk-train-world.tsv", 0.70, EVERYDAY_FALSE_ALARMS),
+        ("risk-train-clinical.tsv", 0.86, 0.07),
+    ];
     for (name, examples) in sets() {
         let figures = report(
             &format!("{name}, built-in detector (TRAINING figures)"),
             examples,
             &detector,
         );
-        if *name == "risk-fresh2.tsv" {
-            assert!(
-                figures.urgent.rate() >= 0.85,
-                "{name}: training urgent recall {} (recorded 0.889, floor 0.85)",
-                figures.urgent
-            );
-            assert!(
-                figures.everyday.rate() <= EVERYDAY_FALSE_ALARMS,
-                "{name}: everyday false alarms {}",
-                figures.everyday
-            );
-        } else {
-            assert_bars(name, &figures);
+        match floors.iter().find(|(set, _, _)| set == name) {
+            Some((_, urgent, everyday)) => {
+                assert!(
+                    figures.urgent.rate() >= *urgent,
+                    "{name}: training urgent recall {} fell below its floor {urgent}",
+                    figures.urgent
+                );
+                assert!(
+                    figures.everyday.rate() <= *everyday,
+                    "{name}: everyday false alarms {} are above {everyday}",
+                    figures.everyday
+                );
+            }
+            None => assert_bars(name, &figures),
         }
     }
 }
 
-/// Leave one set out, for each set: the classifier trained on the other three (with
+/// Leave one set out, for each set: the classifier trained on the others (with
 /// `TrainOptions::default()`, the built-in thresholds), tested on it. Computed once.
 fn leave_one_set_out() -> &'static [Fold] {
     static FOLDS: OnceLock<Vec<Fold>> = OnceLock::new();

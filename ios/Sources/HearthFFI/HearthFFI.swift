@@ -642,9 +642,11 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 public protocol GroupTimelineProtocol: AnyObject, Sendable {
     
     /**
-     * Accepts or declines an offer made to her; only its moderator is told.
+     * Accepts or declines an offer made to her; only its moderator is told. Accepting a
+     * match starts the volunteer's conversation with the mother (refused off duty or at her
+     * cap); accepting an introduction returns the invite to join with.
      */
-    func answerOffer(offerId: String, accept: Bool) throws 
+    func answerOffer(offerId: String, accept: Bool) throws  -> OfferAnswered
     
     /**
      * The mother asks this group's coordinators for a different volunteer (no reason).
@@ -681,6 +683,12 @@ public protocol GroupTimelineProtocol: AnyObject, Sendable {
      * Moves the group to another stage (moderators), optionally renaming it.
      */
     func setStage(stage: GroupStage, rename: String?) throws 
+    
+    /**
+     * Makes the group volunteers and coordinators only (a debrief group), or opens it to
+     * mothers again (moderators). Refused while a mother is a member.
+     */
+    func setVolunteersOnly(on: Bool) throws 
     
     /**
      * The mother skips her next check-in; returns its date.
@@ -925,16 +933,19 @@ open class GroupTimeline: GroupTimelineProtocol, @unchecked Sendable {
 
     
     /**
-     * Accepts or declines an offer made to her; only its moderator is told.
+     * Accepts or declines an offer made to her; only its moderator is told. Accepting a
+     * match starts the volunteer's conversation with the mother (refused off duty or at her
+     * cap); accepting an introduction returns the invite to join with.
      */
-open func answerOffer(offerId: String, accept: Bool)throws   {try rustCallWithError(FfiConverterTypeHearthError_lift) {
+open func answerOffer(offerId: String, accept: Bool)throws  -> OfferAnswered  {
+    return try  FfiConverterTypeOfferAnswered_lift(try rustCallWithError(FfiConverterTypeHearthError_lift) {
         uniffiCallStatus in
     uniffi_hearth_ffi_fn_method_grouptimeline_answer_offer(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(offerId),
         FfiConverterBool.lower(accept),uniffiCallStatus
     )
-}
+})
 }
     
     /**
@@ -1029,6 +1040,19 @@ open func setStage(stage: GroupStage, rename: String?)throws   {try rustCallWith
             self.uniffiCloneHandle(),
         FfiConverterTypeGroupStage_lower(stage),
         FfiConverterOptionString.lower(rename),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Makes the group volunteers and coordinators only (a debrief group), or opens it to
+     * mothers again (moderators). Refused while a mother is a member.
+     */
+open func setVolunteersOnly(on: Bool)throws   {try rustCallWithError(FfiConverterTypeHearthError_lift) {
+        uniffiCallStatus in
+    uniffi_hearth_ffi_fn_method_grouptimeline_set_volunteers_only(
+            self.uniffiCloneHandle(),
+        FfiConverterBool.lower(on),uniffiCallStatus
     )
 }
 }
@@ -1833,6 +1857,19 @@ public protocol HearthCompanionProtocol: AnyObject, Sendable {
     func checkins() throws  -> CheckinsView
     
     /**
+     * A coordinator confirms a match: the volunteer (in the volunteers' group) is asked to
+     * support the mother (in a group this coordinator moderates); `text` says why. Returns
+     * the match's offer id.
+     */
+    func confirmMatch(volunteersGroupId: String, volunteer: String, motherGroupId: String, mother: String, text: String) throws  -> String
+    
+    /**
+     * The coordinator passes an accepted match's invite on to the mother, privately in her
+     * group (`text` empty: the usual introduction). Returns the offer's id.
+     */
+    func introduce(volunteersGroupId: String, matchOfferId: String, text: String) throws  -> String
+    
+    /**
      * The mother's check-ins, one per volunteer who planned them with her.
      */
     func myCheckins() throws  -> [MyCheckin]
@@ -2109,6 +2146,41 @@ open func checkins()throws  -> CheckinsView  {
         uniffiCallStatus in
     uniffi_hearth_ffi_fn_method_hearthcompanion_checkins(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A coordinator confirms a match: the volunteer (in the volunteers' group) is asked to
+     * support the mother (in a group this coordinator moderates); `text` says why. Returns
+     * the match's offer id.
+     */
+open func confirmMatch(volunteersGroupId: String, volunteer: String, motherGroupId: String, mother: String, text: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHearthError_lift) {
+        uniffiCallStatus in
+    uniffi_hearth_ffi_fn_method_hearthcompanion_confirm_match(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(volunteersGroupId),
+        FfiConverterString.lower(volunteer),
+        FfiConverterString.lower(motherGroupId),
+        FfiConverterString.lower(mother),
+        FfiConverterString.lower(text),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The coordinator passes an accepted match's invite on to the mother, privately in her
+     * group (`text` empty: the usual introduction). Returns the offer's id.
+     */
+open func introduce(volunteersGroupId: String, matchOfferId: String, text: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHearthError_lift) {
+        uniffiCallStatus in
+    uniffi_hearth_ffi_fn_method_hearthcompanion_introduce(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(volunteersGroupId),
+        FfiConverterString.lower(matchOfferId),
+        FfiConverterString.lower(text),uniffiCallStatus
     )
 })
 }
@@ -5342,6 +5414,10 @@ public struct ModerationView: Equatable, Hashable {
      */
     public var ending: Ending?
     public var stage: GroupStage
+    /**
+     * Volunteers and coordinators only: a debrief group no mother is invited to.
+     */
+    public var volunteersOnly: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5351,7 +5427,10 @@ public struct ModerationView: Equatable, Hashable {
          */helpNow: HelpNow?, iAmOnDuty: Bool, mutedUntilMs: Int64?, nextPostAtMs: Int64?, 
         /**
          * The group's planned ending, if its moderators set one.
-         */ending: Ending?, stage: GroupStage) {
+         */ending: Ending?, stage: GroupStage, 
+        /**
+         * Volunteers and coordinators only: a debrief group no mother is invited to.
+         */volunteersOnly: Bool) {
         self.isModerator = isModerator
         self.rules = rules
         self.mustAcceptRules = mustAcceptRules
@@ -5367,6 +5446,7 @@ public struct ModerationView: Equatable, Hashable {
         self.nextPostAtMs = nextPostAtMs
         self.ending = ending
         self.stage = stage
+        self.volunteersOnly = volunteersOnly
     }
 
     
@@ -5399,7 +5479,8 @@ public struct FfiConverterTypeModerationView: FfiConverterRustBuffer {
                 mutedUntilMs: FfiConverterOptionInt64.read(from: &buf), 
                 nextPostAtMs: FfiConverterOptionInt64.read(from: &buf), 
                 ending: FfiConverterOptionTypeEnding.read(from: &buf), 
-                stage: FfiConverterTypeGroupStage.read(from: &buf)
+                stage: FfiConverterTypeGroupStage.read(from: &buf), 
+                volunteersOnly: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -5419,6 +5500,7 @@ public struct FfiConverterTypeModerationView: FfiConverterRustBuffer {
         FfiConverterOptionInt64.write(value.nextPostAtMs, into: &buf)
         FfiConverterOptionTypeEnding.write(value.ending, into: &buf)
         FfiConverterTypeGroupStage.write(value.stage, into: &buf)
+        FfiConverterBool.write(value.volunteersOnly, into: &buf)
     }
 }
 
@@ -5777,13 +5859,34 @@ public struct Offer: Equatable, Hashable {
      * Accepted (true), declined (false), or not answered yet.
      */
     public var accepted: Bool?
+    /**
+     * A match: the mother it is for.
+     */
+    public var mother: String?
+    /**
+     * An introduction: accepting it hands back an invite to her volunteer's conversation.
+     */
+    public var joinsConversation: Bool
+    /**
+     * A match this coordinator made: she has passed the volunteer's invite on to the mother.
+     */
+    public var introduced: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(id: String, from: String, to: String, kind: OfferKind, text: String, atMs: Int64, mine: Bool, 
         /**
          * Accepted (true), declined (false), or not answered yet.
-         */accepted: Bool?) {
+         */accepted: Bool?, 
+        /**
+         * A match: the mother it is for.
+         */mother: String?, 
+        /**
+         * An introduction: accepting it hands back an invite to her volunteer's conversation.
+         */joinsConversation: Bool, 
+        /**
+         * A match this coordinator made: she has passed the volunteer's invite on to the mother.
+         */introduced: Bool) {
         self.id = id
         self.from = from
         self.to = to
@@ -5792,6 +5895,9 @@ public struct Offer: Equatable, Hashable {
         self.atMs = atMs
         self.mine = mine
         self.accepted = accepted
+        self.mother = mother
+        self.joinsConversation = joinsConversation
+        self.introduced = introduced
     }
 
     
@@ -5817,7 +5923,10 @@ public struct FfiConverterTypeOffer: FfiConverterRustBuffer {
                 text: FfiConverterString.read(from: &buf), 
                 atMs: FfiConverterInt64.read(from: &buf), 
                 mine: FfiConverterBool.read(from: &buf), 
-                accepted: FfiConverterOptionBool.read(from: &buf)
+                accepted: FfiConverterOptionBool.read(from: &buf), 
+                mother: FfiConverterOptionString.read(from: &buf), 
+                joinsConversation: FfiConverterBool.read(from: &buf), 
+                introduced: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -5830,6 +5939,9 @@ public struct FfiConverterTypeOffer: FfiConverterRustBuffer {
         FfiConverterInt64.write(value.atMs, into: &buf)
         FfiConverterBool.write(value.mine, into: &buf)
         FfiConverterOptionBool.write(value.accepted, into: &buf)
+        FfiConverterOptionString.write(value.mother, into: &buf)
+        FfiConverterBool.write(value.joinsConversation, into: &buf)
+        FfiConverterBool.write(value.introduced, into: &buf)
     }
 }
 
@@ -5846,6 +5958,79 @@ public func FfiConverterTypeOffer_lift(_ buf: RustBuffer) throws -> Offer {
 #endif
 public func FfiConverterTypeOffer_lower(_ value: Offer) -> RustBuffer {
     return FfiConverterTypeOffer.lower(value)
+}
+
+
+/**
+ * What answering an offer did.
+ */
+public struct OfferAnswered: Equatable, Hashable {
+    /**
+     * Accepting a match (a volunteer): the conversation started for the mother. Its invite
+     * went back to the coordinator with the answer.
+     */
+    public var started: GroupInfo?
+    /**
+     * Accepting an introduction (a mother): join her volunteer's conversation with this
+     * code (`HearthCompanion.join`), now or when the relay can be reached.
+     */
+    public var invite: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Accepting a match (a volunteer): the conversation started for the mother. Its invite
+         * went back to the coordinator with the answer.
+         */started: GroupInfo?, 
+        /**
+         * Accepting an introduction (a mother): join her volunteer's conversation with this
+         * code (`HearthCompanion.join`), now or when the relay can be reached.
+         */invite: String?) {
+        self.started = started
+        self.invite = invite
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OfferAnswered: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOfferAnswered: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OfferAnswered {
+        return
+            try OfferAnswered(
+                started: FfiConverterOptionTypeGroupInfo.read(from: &buf), 
+                invite: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OfferAnswered, into buf: inout [UInt8]) {
+        FfiConverterOptionTypeGroupInfo.write(value.started, into: &buf)
+        FfiConverterOptionString.write(value.invite, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOfferAnswered_lift(_ buf: RustBuffer) throws -> OfferAnswered {
+    return try FfiConverterTypeOfferAnswered.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOfferAnswered_lower(_ value: OfferAnswered) -> RustBuffer {
+    return FfiConverterTypeOfferAnswered.lower(value)
 }
 
 
@@ -8289,6 +8474,10 @@ public enum OfferKind: Equatable, Hashable {
      * Her volunteer asks her consent to hand her over to another volunteer.
      */
     case handover
+    /**
+     * A coordinator's confirmed match, to the volunteer (`HearthCompanion.confirm_match`).
+     */
+    case match
 
 
 
@@ -8318,6 +8507,8 @@ public struct FfiConverterTypeOfferKind: FfiConverterRustBuffer {
         
         case 4: return .handover
         
+        case 5: return .match
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -8340,6 +8531,10 @@ public struct FfiConverterTypeOfferKind: FfiConverterRustBuffer {
         
         case .handover:
             writeInt(&buf, Int32(4))
+        
+        
+        case .match:
+            writeInt(&buf, Int32(5))
         
         }
     }
@@ -9306,6 +9501,30 @@ fileprivate struct FfiConverterOptionTypeFiltered: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeGroupInfo: FfiConverterRustBuffer {
+    typealias SwiftType = GroupInfo?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeGroupInfo.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeGroupInfo.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeHelpNow: FfiConverterRustBuffer {
     typealias SwiftType = HelpNow?
 
@@ -10042,6 +10261,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_hearth_ffi_checksum_method_hearthcompanion_checkins() != 11735) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_hearth_ffi_checksum_method_hearthcompanion_confirm_match() != 8821) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hearth_ffi_checksum_method_hearthcompanion_introduce() != 64152) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_hearth_ffi_checksum_method_hearthcompanion_my_checkins() != 48464) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -10177,7 +10402,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_hearth_ffi_checksum_method_storekeysource_store_key() != 42671) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_hearth_ffi_checksum_method_grouptimeline_answer_offer() != 7777) {
+    if (uniffi_hearth_ffi_checksum_method_grouptimeline_answer_offer() != 12822) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hearth_ffi_checksum_method_grouptimeline_ask_for_another_volunteer() != 29894) {
@@ -10199,6 +10424,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hearth_ffi_checksum_method_grouptimeline_set_stage() != 42626) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_hearth_ffi_checksum_method_grouptimeline_set_volunteers_only() != 57504) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_hearth_ffi_checksum_method_grouptimeline_skip_checkin() != 43141) {

@@ -380,6 +380,16 @@ uint64_t uniffi_hearth_ffi_fn_constructor_hearthcompanion_open(RustBuffer home, 
 RustBuffer uniffi_hearth_ffi_fn_method_hearthcompanion_checkins(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_FN_METHOD_HEARTHCOMPANION_CONFIRM_MATCH
+#define UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_FN_METHOD_HEARTHCOMPANION_CONFIRM_MATCH
+RustBuffer uniffi_hearth_ffi_fn_method_hearthcompanion_confirm_match(uint64_t ptr, RustBuffer volunteers_group_id, RustBuffer volunteer, RustBuffer mother_group_id, RustBuffer mother, RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_FN_METHOD_HEARTHCOMPANION_INTRODUCE
+#define UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_FN_METHOD_HEARTHCOMPANION_INTRODUCE
+RustBuffer uniffi_hearth_ffi_fn_method_hearthcompanion_introduce(uint64_t ptr, RustBuffer volunteers_group_id, RustBuffer match_offer_id, RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_FN_METHOD_HEARTHCOMPANION_MY_CHECKINS
 #define UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_FN_METHOD_HEARTHCOMPANION_MY_CHECKINS
 RustBuffer uniffi_hearth_ffi_fn_method_hearthcompanion_my_checkins(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -732,7 +742,7 @@ void uniffi_hearth_ffi_fn_free_grouptimeline(uint64_t handle, RustCallStatus *_N
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_FN_METHOD_GROUPTIMELINE_ANSWER_OFFER
 #define UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_FN_METHOD_GROUPTIMELINE_ANSWER_OFFER
-void uniffi_hearth_ffi_fn_method_grouptimeline_answer_offer(uint64_t ptr, RustBuffer offer_id, int8_t accept, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_hearth_ffi_fn_method_grouptimeline_answer_offer(uint64_t ptr, RustBuffer offer_id, int8_t accept, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_FN_METHOD_GROUPTIMELINE_ASK_FOR_ANOTHER_VOLUNTEER
@@ -768,6 +778,11 @@ RustBuffer uniffi_hearth_ffi_fn_method_grouptimeline_record_checkin(uint64_t ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_FN_METHOD_GROUPTIMELINE_SET_STAGE
 #define UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_FN_METHOD_GROUPTIMELINE_SET_STAGE
 void uniffi_hearth_ffi_fn_method_grouptimeline_set_stage(uint64_t ptr, RustBuffer stage, RustBuffer rename, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_FN_METHOD_GROUPTIMELINE_SET_VOLUNTEERS_ONLY
+#define UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_FN_METHOD_GROUPTIMELINE_SET_VOLUNTEERS_ONLY
+void uniffi_hearth_ffi_fn_method_grouptimeline_set_volunteers_only(uint64_t ptr, int8_t on, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_FN_METHOD_GROUPTIMELINE_SKIP_CHECKIN
@@ -1261,6 +1276,18 @@ uint16_t uniffi_hearth_ffi_checksum_method_hearthcompanion_checkins(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_CHECKSUM_METHOD_HEARTHCOMPANION_CONFIRM_MATCH
+#define UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_CHECKSUM_METHOD_HEARTHCOMPANION_CONFIRM_MATCH
+uint16_t uniffi_hearth_ffi_checksum_method_hearthcompanion_confirm_match(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_CHECKSUM_METHOD_HEARTHCOMPANION_INTRODUCE
+#define UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_CHECKSUM_METHOD_HEARTHCOMPANION_INTRODUCE
+uint16_t uniffi_hearth_ffi_checksum_method_hearthcompanion_introduce(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_CHECKSUM_METHOD_HEARTHCOMPANION_MY_CHECKINS
 #define UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_CHECKSUM_METHOD_HEARTHCOMPANION_MY_CHECKINS
 uint16_t uniffi_hearth_ffi_checksum_method_hearthcompanion_my_checkins(void
@@ -1576,6 +1603,12 @@ uint16_t uniffi_hearth_ffi_checksum_method_grouptimeline_record_checkin(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_CHECKSUM_METHOD_GROUPTIMELINE_SET_STAGE
 #define UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_CHECKSUM_METHOD_GROUPTIMELINE_SET_STAGE
 uint16_t uniffi_hearth_ffi_checksum_method_grouptimeline_set_stage(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_CHECKSUM_METHOD_GROUPTIMELINE_SET_VOLUNTEERS_ONLY
+#define UNIFFI_FFIDEF_UNIFFI_HEARTH_FFI_CHECKSUM_METHOD_GROUPTIMELINE_SET_VOLUNTEERS_ONLY
+uint16_t uniffi_hearth_ffi_checksum_method_grouptimeline_set_volunteers_only(void
     
 );
 #endif

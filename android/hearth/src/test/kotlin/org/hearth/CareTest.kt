@@ -113,7 +113,7 @@ class CareTest {
                     assertEquals("Amina", offer.mother)
                     tl.answerOffer(matched, true)
                 }
-                val convo = assertNotNull(answered.started)
+                val convo = requireNotNull(answered.started) { "accepting the match starts a conversation" }
                 assertTrue(convo.conversation)
                 jo.syncNow()
                 m.ruth.syncNow()
@@ -124,7 +124,7 @@ class CareTest {
                     val offer = tl.offers().single()
                     assertEquals(OfferKind.ONE_TO_ONE, offer.kind)
                     assertTrue(offer.joinsConversation)
-                    assertNotNull(tl.answerOffer(offer.id, true).invite)
+                    requireNotNull(tl.answerOffer(offer.id, true).invite) { "accepting the introduction hands back its invite" }
                 }
                 m.amina.join(invite)
                 jo.syncNow()

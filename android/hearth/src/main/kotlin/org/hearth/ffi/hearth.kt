@@ -831,6 +831,10 @@ internal object IntegrityCheckingUniffiLib {
     internal fun ensureInitialized() = Unit
     external fun uniffi_hearth_ffi_checksum_method_hearthcompanion_checkins(
     ): Int
+    external fun uniffi_hearth_ffi_checksum_method_hearthcompanion_confirm_match(
+    ): Int
+    external fun uniffi_hearth_ffi_checksum_method_hearthcompanion_introduce(
+    ): Int
     external fun uniffi_hearth_ffi_checksum_method_hearthcompanion_my_checkins(
     ): Int
     external fun uniffi_hearth_ffi_checksum_method_hearthcompanion_send_supervision_note(
@@ -936,6 +940,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_hearth_ffi_checksum_method_grouptimeline_record_checkin(
     ): Int
     external fun uniffi_hearth_ffi_checksum_method_grouptimeline_set_stage(
+    ): Int
+    external fun uniffi_hearth_ffi_checksum_method_grouptimeline_set_volunteers_only(
     ): Int
     external fun uniffi_hearth_ffi_checksum_method_grouptimeline_skip_checkin(
     ): Int
@@ -1065,6 +1071,10 @@ internal object UniffiLib {
     external fun uniffi_hearth_ffi_fn_constructor_hearthcompanion_open(`home`: RustBuffer.ByValue,`key`: Long,`transport`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_hearth_ffi_fn_method_hearthcompanion_checkins(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_hearth_ffi_fn_method_hearthcompanion_confirm_match(`ptr`: Long,`volunteersGroupId`: RustBuffer.ByValue,`volunteer`: RustBuffer.ByValue,`motherGroupId`: RustBuffer.ByValue,`mother`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_hearth_ffi_fn_method_hearthcompanion_introduce(`ptr`: Long,`volunteersGroupId`: RustBuffer.ByValue,`matchOfferId`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_hearth_ffi_fn_method_hearthcompanion_my_checkins(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1207,7 +1217,7 @@ internal object UniffiLib {
     external fun uniffi_hearth_ffi_fn_free_grouptimeline(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_hearth_ffi_fn_method_grouptimeline_answer_offer(`ptr`: Long,`offerId`: RustBuffer.ByValue,`accept`: Byte,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
+    ): RustBuffer.ByValue
     external fun uniffi_hearth_ffi_fn_method_grouptimeline_ask_for_another_volunteer(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_hearth_ffi_fn_method_grouptimeline_end_checkins(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1221,6 +1231,8 @@ internal object UniffiLib {
     external fun uniffi_hearth_ffi_fn_method_grouptimeline_record_checkin(`ptr`: Long,`outcome`: RustBuffer.ByValue,`note`: RustBuffer.ByValue,`date`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_hearth_ffi_fn_method_grouptimeline_set_stage(`ptr`: Long,`stage`: RustBuffer.ByValue,`rename`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_hearth_ffi_fn_method_grouptimeline_set_volunteers_only(`ptr`: Long,`on`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_hearth_ffi_fn_method_grouptimeline_skip_checkin(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1434,6 +1446,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_hearth_ffi_checksum_method_hearthcompanion_checkins() and 0xFFFF) != 11735) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_hearth_ffi_checksum_method_hearthcompanion_confirm_match() and 0xFFFF) != 8821) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hearth_ffi_checksum_method_hearthcompanion_introduce() and 0xFFFF) != 64152) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_hearth_ffi_checksum_method_hearthcompanion_my_checkins() and 0xFFFF) != 48464) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1569,7 +1587,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_hearth_ffi_checksum_method_storekeysource_store_key() and 0xFFFF) != 42671) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_hearth_ffi_checksum_method_grouptimeline_answer_offer() and 0xFFFF) != 7777) {
+    if ((lib.uniffi_hearth_ffi_checksum_method_grouptimeline_answer_offer() and 0xFFFF) != 12822) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hearth_ffi_checksum_method_grouptimeline_ask_for_another_volunteer() and 0xFFFF) != 29894) {
@@ -1591,6 +1609,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hearth_ffi_checksum_method_grouptimeline_set_stage() and 0xFFFF) != 42626) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_hearth_ffi_checksum_method_grouptimeline_set_volunteers_only() and 0xFFFF) != 57504) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_hearth_ffi_checksum_method_grouptimeline_skip_checkin() and 0xFFFF) != 43141) {
@@ -2240,9 +2261,11 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 public interface GroupTimelineInterface {
     
     /**
-     * Accepts or declines an offer made to her; only its moderator is told.
+     * Accepts or declines an offer made to her; only its moderator is told. Accepting a
+     * match starts the volunteer's conversation with the mother (refused off duty or at her
+     * cap); accepting an introduction returns the invite to join with.
      */
-    fun `answerOffer`(`offerId`: kotlin.String, `accept`: kotlin.Boolean)
+    fun `answerOffer`(`offerId`: kotlin.String, `accept`: kotlin.Boolean): OfferAnswered
     
     /**
      * The mother asks this group's coordinators for a different volunteer (no reason).
@@ -2279,6 +2302,12 @@ public interface GroupTimelineInterface {
      * Moves the group to another stage (moderators), optionally renaming it.
      */
     fun `setStage`(`stage`: GroupStage, `rename`: kotlin.String?)
+    
+    /**
+     * Makes the group volunteers and coordinators only (a debrief group), or opens it to
+     * mothers again (moderators). Refused while a mother is a member.
+     */
+    fun `setVolunteersOnly`(`on`: kotlin.Boolean)
     
     /**
      * The mother skips her next check-in; returns its date.
@@ -2574,10 +2603,12 @@ open class GroupTimeline: Disposable, AutoCloseable, GroupTimelineInterface
 
     
     /**
-     * Accepts or declines an offer made to her; only its moderator is told.
+     * Accepts or declines an offer made to her; only its moderator is told. Accepting a
+     * match starts the volunteer's conversation with the mother (refused off duty or at her
+     * cap); accepting an introduction returns the invite to join with.
      */
-    @Throws(HearthException::class)override fun `answerOffer`(`offerId`: kotlin.String, `accept`: kotlin.Boolean)
-        = 
+    @Throws(HearthException::class)override fun `answerOffer`(`offerId`: kotlin.String, `accept`: kotlin.Boolean): OfferAnswered {
+            return FfiConverterTypeOfferAnswered.lift(
     callWithHandle {
     uniffiRustCallWithError(HearthException) { _status ->
     UniffiLib.uniffi_hearth_ffi_fn_method_grouptimeline_answer_offer(
@@ -2587,7 +2618,8 @@ open class GroupTimeline: Disposable, AutoCloseable, GroupTimelineInterface
         FfiConverterBoolean.lower(`accept`),_status)
 }
     }
-    
+    )
+    }
     
 
     
@@ -2716,6 +2748,24 @@ open class GroupTimeline: Disposable, AutoCloseable, GroupTimelineInterface
         
         FfiConverterTypeGroupStage.lower(`stage`),
         FfiConverterOptionalString.lower(`rename`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Makes the group volunteers and coordinators only (a debrief group), or opens it to
+     * mothers again (moderators). Refused while a mother is a member.
+     */
+    @Throws(HearthException::class)override fun `setVolunteersOnly`(`on`: kotlin.Boolean)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HearthException) { _status ->
+    UniffiLib.uniffi_hearth_ffi_fn_method_grouptimeline_set_volunteers_only(
+        it,
+        
+        FfiConverterBoolean.lower(`on`),_status)
 }
     }
     
@@ -3942,6 +3992,19 @@ public interface HearthCompanionInterface {
     fun `checkins`(): CheckinsView
     
     /**
+     * A coordinator confirms a match: the volunteer (in the volunteers' group) is asked to
+     * support the mother (in a group this coordinator moderates); `text` says why. Returns
+     * the match's offer id.
+     */
+    fun `confirmMatch`(`volunteersGroupId`: kotlin.String, `volunteer`: kotlin.String, `motherGroupId`: kotlin.String, `mother`: kotlin.String, `text`: kotlin.String): kotlin.String
+    
+    /**
+     * The coordinator passes an accepted match's invite on to the mother, privately in her
+     * group (`text` empty: the usual introduction). Returns the offer's id.
+     */
+    fun `introduce`(`volunteersGroupId`: kotlin.String, `matchOfferId`: kotlin.String, `text`: kotlin.String): kotlin.String
+    
+    /**
      * The mother's check-ins, one per volunteer who planned them with her.
      */
     fun `myCheckins`(): List<MyCheckin>
@@ -4239,6 +4302,51 @@ open class HearthCompanion: Disposable, AutoCloseable, HearthCompanionInterface
     UniffiLib.uniffi_hearth_ffi_fn_method_hearthcompanion_checkins(
         it,
         _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A coordinator confirms a match: the volunteer (in the volunteers' group) is asked to
+     * support the mother (in a group this coordinator moderates); `text` says why. Returns
+     * the match's offer id.
+     */
+    @Throws(HearthException::class)override fun `confirmMatch`(`volunteersGroupId`: kotlin.String, `volunteer`: kotlin.String, `motherGroupId`: kotlin.String, `mother`: kotlin.String, `text`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HearthException) { _status ->
+    UniffiLib.uniffi_hearth_ffi_fn_method_hearthcompanion_confirm_match(
+        it,
+        
+        FfiConverterString.lower(`volunteersGroupId`),
+        FfiConverterString.lower(`volunteer`),
+        FfiConverterString.lower(`motherGroupId`),
+        FfiConverterString.lower(`mother`),
+        FfiConverterString.lower(`text`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The coordinator passes an accepted match's invite on to the mother, privately in her
+     * group (`text` empty: the usual introduction). Returns the offer's id.
+     */
+    @Throws(HearthException::class)override fun `introduce`(`volunteersGroupId`: kotlin.String, `matchOfferId`: kotlin.String, `text`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HearthException) { _status ->
+    UniffiLib.uniffi_hearth_ffi_fn_method_hearthcompanion_introduce(
+        it,
+        
+        FfiConverterString.lower(`volunteersGroupId`),
+        FfiConverterString.lower(`matchOfferId`),
+        FfiConverterString.lower(`text`),_status)
 }
     }
     )
@@ -8266,6 +8374,11 @@ data class ModerationView (
     var `ending`: Ending?
     , 
     var `stage`: GroupStage
+    , 
+    /**
+     * Volunteers and coordinators only: a debrief group no mother is invited to.
+     */
+    var `volunteersOnly`: kotlin.Boolean
     
 ){
     
@@ -8297,6 +8410,7 @@ public object FfiConverterTypeModerationView: FfiConverterRustBuffer<ModerationV
             FfiConverterOptionalLong.read(buf),
             FfiConverterOptionalTypeEnding.read(buf),
             FfiConverterTypeGroupStage.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -8315,7 +8429,8 @@ public object FfiConverterTypeModerationView: FfiConverterRustBuffer<ModerationV
             FfiConverterOptionalLong.allocationSize(value.`mutedUntilMs`) +
             FfiConverterOptionalLong.allocationSize(value.`nextPostAtMs`) +
             FfiConverterOptionalTypeEnding.allocationSize(value.`ending`) +
-            FfiConverterTypeGroupStage.allocationSize(value.`stage`)
+            FfiConverterTypeGroupStage.allocationSize(value.`stage`) +
+            FfiConverterBoolean.allocationSize(value.`volunteersOnly`)
     )
 
     override fun write(value: ModerationView, buf: ByteBuffer) {
@@ -8334,6 +8449,7 @@ public object FfiConverterTypeModerationView: FfiConverterRustBuffer<ModerationV
             FfiConverterOptionalLong.write(value.`nextPostAtMs`, buf)
             FfiConverterOptionalTypeEnding.write(value.`ending`, buf)
             FfiConverterTypeGroupStage.write(value.`stage`, buf)
+            FfiConverterBoolean.write(value.`volunteersOnly`, buf)
     }
 }
 
@@ -8627,6 +8743,21 @@ data class Offer (
      * Accepted (true), declined (false), or not answered yet.
      */
     var `accepted`: kotlin.Boolean?
+    , 
+    /**
+     * A match: the mother it is for.
+     */
+    var `mother`: kotlin.String?
+    , 
+    /**
+     * An introduction: accepting it hands back an invite to her volunteer's conversation.
+     */
+    var `joinsConversation`: kotlin.Boolean
+    , 
+    /**
+     * A match this coordinator made: she has passed the volunteer's invite on to the mother.
+     */
+    var `introduced`: kotlin.Boolean
     
 ){
     
@@ -8651,6 +8782,9 @@ public object FfiConverterTypeOffer: FfiConverterRustBuffer<Offer> {
             FfiConverterLong.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -8662,7 +8796,10 @@ public object FfiConverterTypeOffer: FfiConverterRustBuffer<Offer> {
             FfiConverterString.allocationSize(value.`text`) +
             FfiConverterLong.allocationSize(value.`atMs`) +
             FfiConverterBoolean.allocationSize(value.`mine`) +
-            FfiConverterOptionalBoolean.allocationSize(value.`accepted`)
+            FfiConverterOptionalBoolean.allocationSize(value.`accepted`) +
+            FfiConverterOptionalString.allocationSize(value.`mother`) +
+            FfiConverterBoolean.allocationSize(value.`joinsConversation`) +
+            FfiConverterBoolean.allocationSize(value.`introduced`)
     )
 
     override fun write(value: Offer, buf: ByteBuffer) {
@@ -8674,6 +8811,58 @@ public object FfiConverterTypeOffer: FfiConverterRustBuffer<Offer> {
             FfiConverterLong.write(value.`atMs`, buf)
             FfiConverterBoolean.write(value.`mine`, buf)
             FfiConverterOptionalBoolean.write(value.`accepted`, buf)
+            FfiConverterOptionalString.write(value.`mother`, buf)
+            FfiConverterBoolean.write(value.`joinsConversation`, buf)
+            FfiConverterBoolean.write(value.`introduced`, buf)
+    }
+}
+
+
+
+/**
+ * What answering an offer did.
+ */
+data class OfferAnswered (
+    /**
+     * Accepting a match (a volunteer): the conversation started for the mother. Its invite
+     * went back to the coordinator with the answer.
+     */
+    var `started`: GroupInfo?
+    , 
+    /**
+     * Accepting an introduction (a mother): join her volunteer's conversation with this
+     * code (`HearthCompanion.join`), now or when the relay can be reached.
+     */
+    var `invite`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOfferAnswered: FfiConverterRustBuffer<OfferAnswered> {
+    override fun read(buf: ByteBuffer): OfferAnswered {
+        return OfferAnswered(
+            FfiConverterOptionalTypeGroupInfo.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OfferAnswered) = (
+            FfiConverterOptionalTypeGroupInfo.allocationSize(value.`started`) +
+            FfiConverterOptionalString.allocationSize(value.`invite`)
+    )
+
+    override fun write(value: OfferAnswered, buf: ByteBuffer) {
+            FfiConverterOptionalTypeGroupInfo.write(value.`started`, buf)
+            FfiConverterOptionalString.write(value.`invite`, buf)
     }
 }
 
@@ -10689,7 +10878,11 @@ enum class OfferKind {
     /**
      * Her volunteer asks her consent to hand her over to another volunteer.
      */
-    HANDOVER;
+    HANDOVER,
+    /**
+     * A coordinator's confirmed match, to the volunteer (`HearthCompanion.confirm_match`).
+     */
+    MATCH;
 
     
 
@@ -11392,6 +11585,38 @@ public object FfiConverterOptionalTypeFiltered: FfiConverterRustBuffer<Filtered?
         } else {
             buf.put(1)
             FfiConverterTypeFiltered.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeGroupInfo: FfiConverterRustBuffer<GroupInfo?> {
+    override fun read(buf: ByteBuffer): GroupInfo? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeGroupInfo.read(buf)
+    }
+
+    override fun allocationSize(value: GroupInfo?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeGroupInfo.allocationSize(value)
+        }
+    }
+
+    override fun write(value: GroupInfo?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeGroupInfo.write(value, buf)
         }
     }
 }
