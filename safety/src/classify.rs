@@ -43,7 +43,6 @@
 //!
 //! Nothing here learns on the phone: the weights are fixed at build time.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use crate::detect::{most_serious, tokenize, Assessment, Category, Detector, Level, Token};
@@ -109,7 +108,7 @@ pub struct Classifier {
     category_scale: f32,
     category_bias: [f32; CATEGORIES],
     /// The whole weights file; the tables follow the header.
-    data: Cow<'static, [u8]>,
+    data: Vec<u8>,
 }
 
 impl fmt::Debug for Classifier {
@@ -131,16 +130,16 @@ fn read_f32(data: &[u8], at: usize) -> f32 {
 impl Classifier {
     /// The weights built into the crate (`data/classifier.bin`).
     pub fn builtin() -> Classifier {
-        Classifier::parse(Cow::Owned(crate::data::inflate(BUILTIN)))
+        Classifier::parse(crate::data::inflate(BUILTIN))
             .expect("the built-in weights are checked by the crate's tests")
     }
 
     /// Reads a weights file as written by [`Classifier::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Classifier, ClassifierError> {
-        Classifier::parse(Cow::Owned(bytes.to_vec()))
+        Classifier::parse(bytes.to_vec())
     }
 
-    fn parse(data: Cow<'static, [u8]>) -> Result<Classifier, ClassifierError> {
+    fn parse(data: Vec<u8>) -> Result<Classifier, ClassifierError> {
         let err = |s: &str| Err(ClassifierError(s.to_owned()));
         if data.len() < HEADER || &data[..4] != MAGIC {
             return err("not a Hearth classifier weights file");
@@ -214,12 +213,10 @@ impl Classifier {
 
     /// These weights with other thresholds (for choosing them from cross-validation runs).
     pub fn with_thresholds(mut self, urgent: f32, concern: f32) -> Classifier {
-        let mut data = self.data.into_owned();
-        data[8..12].copy_from_slice(&urgent.to_le_bytes());
-        data[12..16].copy_from_slice(&concern.to_le_bytes());
+        self.data[8..12].copy_from_slice(&urgent.to_le_bytes());
+        self.data[12..16].copy_from_slice(&concern.to_le_bytes());
         self.urgent_threshold = urgent;
         self.concern_threshold = concern;
-        self.data = Cow::Owned(data);
         self
     }
 
@@ -693,7 +690,7 @@ pub fn train_with(examples: &[Labelled], options: &TrainOptions, lexicon: &Detec
         data.extend_from_slice(&number.to_le_bytes());
     }
     data.extend_from_slice(&tables);
-    Classifier::parse(Cow::Owned(data)).expect("training writes a valid weights file")
+    Classifier::parse(data).expect("training writes a valid weights file")
 }
 
 #[cfg(test)]

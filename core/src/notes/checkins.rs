@@ -252,7 +252,7 @@ impl Companion {
         Ok(store::setting(self.store.conn(), self.store.cipher(), key)?.unwrap_or(default))
     }
 
-    fn require_volunteer(&self, action: &'static str) -> Result<()> {
+    pub(crate) fn require_volunteer(&self, action: &'static str) -> Result<()> {
         if matches!(self.profile.role, Role::Volunteer | Role::Moderator) {
             Ok(())
         } else {
@@ -348,21 +348,7 @@ impl Companion {
             )
             .into());
         }
-        let cap = self.setting_or(CAP_KEY, DEFAULT_CAP)?;
-        let others = self
-            .my_schedules()?
-            .iter()
-            .filter(|p| p.group != *group)
-            .count();
-        if others >= cap as usize {
-            return Err(InputError::new(
-                "caseload",
-                format!(
-                    "you already support {others} mothers and your cap is {cap}; end a plan or ask your coordinator before taking on more"
-                ),
-            )
-            .into());
-        }
+        self.room_in_caseload(Some(group))?;
         let zone = serde_json::Value::String(request.time_zone.trim().into());
         let start = match &request.start {
             Some(s) => s.trim().to_string(),
@@ -488,10 +474,36 @@ impl Companion {
         })
     }
 
+    /// Refuses a new mother when the volunteer already supports as many as her cap (counting
+    /// every planned conversation but `except`, the one being re-planned).
+    pub(crate) fn room_in_caseload(&self, except: Option<&GroupId>) -> Result<()> {
+        let cap = self.setting_or(CAP_KEY, DEFAULT_CAP)?;
+        let others = self
+            .my_schedules()?
+            .iter()
+            .filter(|p| Some(&p.group) != except)
+            .count();
+        if others >= cap as usize {
+            return Err(InputError::new(
+                "caseload",
+                format!(
+                    "you already support {others} mothers and your cap is {cap}; end a plan or ask your coordinator before taking on more"
+                ),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Whether the volunteer is on duty (she is until she says otherwise).
+    pub(crate) fn volunteer_on_duty(&self) -> Result<bool> {
+        self.setting_or(ON_DUTY_KEY, true)
+    }
+
     /// The volunteer's due and overdue check-ins.
     pub fn checkins(&self) -> Result<CheckinsView> {
         self.require_volunteer("see check-ins")?;
-        let on_duty = self.setting_or(ON_DUTY_KEY, true)?;
+        let on_duty = self.volunteer_on_duty()?;
         let cap = self.setting_or(CAP_KEY, DEFAULT_CAP)?;
         let mine = self.my_schedules()?;
         let debrief_group = match self.debrief_group()? {

@@ -313,24 +313,15 @@ impl Companion {
         if accept && kind == OfferKind::Match {
             let mother =
                 mother.ok_or_else(|| InputError::new("offer", "this match names no mother"))?;
-            let view = self.checkins()?;
-            if !view.on_duty {
+            self.require_volunteer("take on a mother")?;
+            if !self.volunteer_on_duty()? {
                 return Err(InputError::new(
                     "duty",
                     "you are off duty: go on duty before taking on a mother, or decline",
                 )
                 .into());
             }
-            if view.caseload >= view.cap {
-                return Err(InputError::new(
-                    "cap",
-                    format!(
-                        "you support {} mothers, your cap: decline, or raise your cap first",
-                        view.caseload
-                    ),
-                )
-                .into());
-            }
+            self.room_in_caseload(None)?;
             // Both see this name: hers and the mother's.
             let name = self.free_name(&format!("{} and {}", self.profile.name, mother.name))?;
             let info = self.start_conversation(&name)?;
