@@ -274,9 +274,10 @@ fn rates(folds: &[Vec<Scored>], urgent: f64, concern: f64) -> (f64, f64, f64, f6
 
 /// The thresholds (on a 0.01 grid) with the best pooled urgent recall of the model, then
 /// concern recall, whose combined everyday false alarms are within `cap` pooled and 0.05 on
-/// every set. Ties go to the lowest thresholds.
-fn choose(folds: &[Vec<Scored>], cap: f64) -> (f64, f64) {
-    let mut best = (0.5, 0.5);
+/// every set. Ties go to the lowest thresholds. `None` when no pair on the grid keeps within
+/// the cap (the lexicons alone may already exceed it).
+fn choose(folds: &[Vec<Scored>], cap: f64) -> Option<(f64, f64)> {
+    let mut best = None;
     let mut best_key = (-1.0, -1.0);
     for ui in 5..=95 {
         for ci in 5..=95 {
@@ -284,7 +285,7 @@ fn choose(folds: &[Vec<Scored>], cap: f64) -> (f64, f64) {
             let (u, c, fa, worst) = rates(folds, urgent, concern);
             if fa <= cap && worst <= 0.05 && (u, c) > best_key {
                 best_key = (u, c);
-                best = (urgent, concern);
+                best = Some((urgent, concern));
             }
         }
     }
@@ -303,9 +304,13 @@ fn tune(sets: &Sets, options: &TrainOptions, lexicon: &Detector, cap: f64) {
         .collect();
     println!("Pooled leave-one-set-out: thresholds chosen under each cap -> model urgent recall, model concern recall, combined everyday FA (pooled, worst set)");
     for each in [0.01, 0.02, 0.03, 0.04, 0.05] {
-        let (urgent, concern) = choose(&scored, each);
-        let (u, c, fa, worst) = rates(&scored, urgent, concern);
-        println!("  cap {each:.2}: urgent {urgent:.2} concern {concern:.2} -> {u:.3} {c:.3} {fa:.3} {worst:.3}");
+        match choose(&scored, each) {
+            Some((urgent, concern)) => {
+                let (u, c, fa, worst) = rates(&scored, urgent, concern);
+                println!("  cap {each:.2}: urgent {urgent:.2} concern {concern:.2} -> {u:.3} {c:.3} {fa:.3} {worst:.3}");
+            }
+            None => println!("  cap {each:.2}: no thresholds keep within it"),
+        }
     }
     println!("The urgent head alone (concern head off):");
     for ui in [30, 40, 50, 60, 70, 80] {
@@ -315,7 +320,10 @@ fn tune(sets: &Sets, options: &TrainOptions, lexicon: &Detector, cap: f64) {
             "  at {urgent:.2}: urgent recall {u:.3}, everyday FA {fa:.3} (worst set {worst:.3})"
         );
     }
-    let (urgent, concern) = choose(&scored, cap);
+    let Some((urgent, concern)) = choose(&scored, cap) else {
+        println!("\nNo thresholds on the grid keep the everyday false alarms within cap {cap} (and 0.05 on every set): nothing chosen.");
+        return;
+    };
     println!("\nChosen for cap {cap}: urgent threshold {urgent:.2}, concern threshold {concern:.2}. With them:");
     let folds: Vec<Fold> = sets
         .iter()
@@ -328,7 +336,7 @@ fn tune(sets: &Sets, options: &TrainOptions, lexicon: &Detector, cap: f64) {
     print!("{}", support::table(&folds));
 
     // Nested: each held-out set's thresholds are chosen from leave-one-out runs over the other
-    // three sets only, so the held-out set plays no part in choosing them.
+    // sets only, so the held-out set plays no part in choosing them.
     println!("\nNested (each set's thresholds chosen without it):");
     let mut nested = Vec::new();
     for i in 0..sets.len() {
@@ -344,7 +352,13 @@ fn tune(sets: &Sets, options: &TrainOptions, lexicon: &Detector, cap: f64) {
                 score(&inner_sets[j].1, lexicon, &c)
             })
             .collect();
-        let (urgent, concern) = choose(&inner, cap);
+        let Some((urgent, concern)) = choose(&inner, cap) else {
+            println!(
+                "  {}: no thresholds keep within cap {cap} without it; left out",
+                sets[i].0
+            );
+            continue;
+        };
         println!("  {}: urgent {urgent:.2} concern {concern:.2}", sets[i].0);
         let c = outer[i]
             .clone()
