@@ -17,9 +17,10 @@
 //!
 //! Run with `--nocapture` to see every table and disagreement.
 //!
-//! Four further sets, `risk-train-*.tsv`, were written to train on. Two fresh sets,
-//! `risk-fresh3.tsv` and `risk-fresh4.tsv`, each written blind by another new author, are held
-//! out from everything: `held_out_third_fresh_set` and `held_out_fourth_fresh_set` record them.
+//! Four further sets, `risk-train-*.tsv`, were written to train on. Three fresh sets,
+//! `risk-fresh3.tsv`, `risk-fresh4.tsv` and `risk-fresh5.tsv`, each written blind by another
+//! new author, are held out from everything: `held_out_third_fresh_set`,
+//! `held_out_fourth_fresh_set` and `held_out_fifth_fresh_set` record them.
 
 mod support;
 
@@ -260,6 +261,34 @@ fn held_out(name: &str, urgent_floor: f64, recorded: &str) {
 #[test]
 fn held_out_fourth_fresh_set() {
     held_out("risk-fresh4.tsv", 0.72, "its recorded 0.737");
+}
+
+/// **The fifth fresh set, held out** (`risk-fresh5.tsv`, 500 messages: 290 English, 210
+/// Spanish): written blind by a seventh author, a perinatal mental-health nurse persona, who saw
+/// nothing of the detector, its data or the earlier sets. Its first run (2026-11-24), on the
+/// detector as shipped (classifier trained on eight sets), rows expected, columns detected:
+///
+/// ```text
+/// lexicons alone           none  concern  urgent
+///   none                    211        5       9
+///   concern                  43       39       3
+///   urgent                   85       12      93    urgent recall 93/190 = 0.489
+///                                                  everyday false alarms 4/150 = 0.027
+/// lexicons and classifier  none  concern  urgent
+///   none                    208        5      12
+///   concern                  22       53      10
+///   urgent                   30       12     148    urgent recall 148/190 = 0.779
+///                                                  everyday false alarms 5/150 = 0.033
+/// ```
+///
+/// English 90/110 = 0.818, Spanish 58/80 = 0.725. A check of whether more data of the same kind
+/// closes the gap, with no option changed: the classifier retrained on ten sets (the eight
+/// plus `risk-fresh3.tsv` and `risk-fresh4.tsv`) scored 144/190 = 0.758 here, everyday false
+/// alarms 6/150 = 0.040, no better, so the shipped weights stayed on eight. The floor sits just
+/// under the first run so a regression fails. Keep this set out of training and tuning.
+#[test]
+fn held_out_fifth_fresh_set() {
+    held_out("risk-fresh5.tsv", 0.75, "its first run's 0.779");
 }
 
 // ---------------------------------------------------------------------------------------------
